@@ -1,0 +1,2 @@
+//! Cooldown gate benchmark (being written for issue 2).
+fn main() {}
