@@ -1,0 +1,999 @@
+//! Integration tests for amt-digest: RFC vectors, the http-auth differential, client/verifier
+//! round trips, AMT's challenge forms, hostile input, and secrecy of `Debug`/`Display`.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use amt_digest::{
+    Algorithm, Challenge, Credentials, DigestCredentials, DigestSession, Error, MAX_HEADER_LEN,
+    NonceCount, NonceUse, Qop, QopOffer, Realm, Rejection, Request, Unauthorized, Verified,
+    Verifier, VerifierConfig, fuzzing, parse_challenges,
+};
+use proptest::prelude::*;
+use secrecy::SecretString;
+use sha2::Digest as _;
+
+const RFC_VECTORS: &str = include_str!("data/rfc-vectors.txt");
+const AMT_CHALLENGES: &str = include_str!("data/amt-challenges.txt");
+const HOSTILE_CHALLENGES: &str = include_str!("data/hostile-www-authenticate.txt");
+const HOSTILE_AUTHORIZATIONS: &str = include_str!("data/hostile-authorization.txt");
+
+/// Lines of a data file that are neither comments nor blank.
+fn data_lines(file: &str) -> impl Iterator<Item = &str> {
+    file.lines()
+        .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
+}
+
+/// A deterministic random source: a linear congruential sequence, so every draw differs.
+struct CounterRng(u8);
+
+impl CounterRng {
+    fn fill(&mut self, buf: &mut [u8]) {
+        for byte in buf.iter_mut() {
+            self.0 = self.0.wrapping_mul(31).wrapping_add(7);
+            *byte = self.0;
+        }
+    }
+}
+
+fn counter_rng(seed: u8) -> impl FnMut(&mut [u8]) {
+    let mut rng = CounterRng(seed);
+    move |buf: &mut [u8]| rng.fill(buf)
+}
+
+fn amt_config() -> VerifierConfig {
+    VerifierConfig::new(Realm::amt([
+        0x25, 0x17, 0xB2, 0x33, 0x2A, 0xFD, 0x88, 0x35, 0x3D, 0x5F, 0x5F, 0xD3, 0x52, 0x69, 0x79,
+        0x01,
+    ]))
+}
+
+// ---------------------------------------------------------------------------------------------
+// RFC vectors
+
+struct Vector<'a> {
+    fields: HashMap<&'a str, &'a str>,
+}
+
+impl<'a> Vector<'a> {
+    fn get(&self, key: &str) -> &'a str {
+        self.fields
+            .get(key)
+            .copied()
+            .unwrap_or_else(|| panic!("vector lacks {key}"))
+    }
+}
+
+fn rfc_vectors() -> Vec<Vector<'static>> {
+    let vectors: Vec<_> = RFC_VECTORS
+        .split("\n\n")
+        .map(|block| Vector {
+            fields: data_lines(block)
+                .filter_map(|line| line.split_once(": "))
+                .collect(),
+        })
+        .filter(|vector| vector.fields.contains_key("name"))
+        .collect();
+    assert_eq!(vectors.len(), 4, "the vector file holds four examples");
+    vectors
+}
+
+#[test]
+fn rfc_vectors_are_answered_exactly() {
+    for vector in rfc_vectors() {
+        let name = vector.get("name");
+        let challenge: Challenge = vector.get("challenge").parse().expect(name);
+        let password = SecretString::from(vector.get("password"));
+        let credentials = Credentials::new(vector.get("username"), &password);
+        let request = Request::new(vector.get("method"), vector.get("uri"));
+        let answer = challenge
+            .answer(
+                &credentials,
+                &request,
+                NonceCount::FIRST,
+                vector.get("cnonce"),
+            )
+            .expect(name);
+        assert!(
+            answer.contains(&format!("response=\"{}\"", vector.get("response"))),
+            "{name}"
+        );
+        assert_eq!(answer, vector.get("ours"), "{name}");
+
+        // The session renders the same thing for the first request after the 401.
+        let mut session = DigestSession::new();
+        assert_eq!(
+            session.on_unauthorized(None, [vector.get("challenge")]),
+            Ok(Unauthorized::Challenged)
+        );
+        let rendered = session
+            .authorize_with_cnonce(&credentials, &request, vector.get("cnonce"))
+            .unwrap();
+        assert_eq!(rendered.unwrap().as_str(), vector.get("ours"), "{name}");
+    }
+}
+
+#[test]
+fn rfc_vectors_check_out_on_the_device_side() {
+    for vector in rfc_vectors() {
+        let name = vector.get("name");
+        let challenge: Challenge = vector.get("challenge").parse().unwrap();
+        let mut config = VerifierConfig::new(challenge.realm().clone());
+        config.algorithm = challenge.algorithm();
+        config.qop = challenge.qop().unwrap();
+        let request = Request::new(vector.get("method"), vector.get("uri"));
+        let right = SecretString::from(vector.get("password"));
+        let wrong = SecretString::from("not the password");
+        for authorization in [vector.get("rfc"), vector.get("ours")] {
+            let parsed: DigestCredentials = authorization.parse().expect(name);
+            assert_eq!(parsed.nonce_count(), Some(NonceCount::FIRST));
+            // The nonce was never issued by this verifier, so a right answer is "unknown
+            // nonce" (a stale verdict) and a wrong password is "wrong response".
+            let mut verifier = Verifier::new(config.clone());
+            let user = Credentials::new(vector.get("username"), &right);
+            assert_eq!(
+                verifier.verify(authorization, &request, &user, Duration::ZERO),
+                Err(Rejection::UnknownNonce),
+                "{name}"
+            );
+            let user = Credentials::new(vector.get("username"), &wrong);
+            assert_eq!(
+                verifier.verify(authorization, &request, &user, Duration::ZERO),
+                Err(Rejection::WrongResponse),
+                "{name}"
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Differential against http-auth
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn body_hash(algorithm: Algorithm, body: &[u8]) -> String {
+    match algorithm {
+        Algorithm::Md5 | Algorithm::Md5Sess => hex(&md5::Md5::digest(body)),
+        Algorithm::Sha256 | Algorithm::Sha256Sess => hex(&sha2::Sha256::digest(body)),
+        _ => hex(&sha2::Sha512_256::digest(body)),
+    }
+}
+
+fn quote(value: &str) -> String {
+    let mut out = String::from("\"");
+    for c in value.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+#[derive(Debug, Clone)]
+struct GeneratedChallenge {
+    realm: String,
+    nonce: String,
+    opaque: Option<String>,
+    algorithm: Option<Algorithm>,
+    qop: Option<&'static str>,
+    userhash: bool,
+    tight: bool,
+}
+
+impl GeneratedChallenge {
+    fn header(&self) -> String {
+        let separator = if self.tight { "," } else { ", " };
+        let mut parts = vec![
+            format!("realm={}", quote(&self.realm)),
+            format!("nonce={}", quote(&self.nonce)),
+        ];
+        if let Some(opaque) = &self.opaque {
+            parts.push(format!("opaque={}", quote(opaque)));
+        }
+        if let Some(algorithm) = self.algorithm {
+            parts.push(format!("algorithm={algorithm}"));
+        }
+        if let Some(qop) = self.qop {
+            parts.push(format!("qop=\"{qop}\""));
+        }
+        if self.userhash {
+            parts.push("userhash=true".to_owned());
+        }
+        format!("Digest {}", parts.join(separator))
+    }
+}
+
+fn printable(max: usize) -> impl Strategy<Value = String> {
+    proptest::string::string_regex(&format!("[ -~]{{0,{max}}}")).unwrap()
+}
+
+fn printable_non_empty(max: usize) -> impl Strategy<Value = String> {
+    proptest::string::string_regex(&format!("[ -~]{{1,{max}}}")).unwrap()
+}
+
+fn generated_challenge() -> impl Strategy<Value = GeneratedChallenge> {
+    (
+        printable(40),
+        printable_non_empty(48),
+        proptest::option::of(printable_non_empty(24)),
+        proptest::option::of(proptest::sample::select(Algorithm::ALL.to_vec())),
+        proptest::option::of(proptest::sample::select(vec![
+            "auth",
+            "auth-int",
+            "auth,auth-int",
+            "auth-int, auth",
+        ])),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(|(realm, nonce, opaque, algorithm, qop, userhash, tight)| {
+            // A -sess algorithm needs qop (see the fuzzing module docs for why).
+            let qop = match (qop, algorithm) {
+                (None, Some(algorithm)) if algorithm.is_session() => Some("auth"),
+                (qop, _) => qop,
+            };
+            GeneratedChallenge {
+                realm,
+                nonce,
+                opaque,
+                algorithm,
+                qop,
+                userhash,
+                tight,
+            }
+        })
+}
+
+fn user_name() -> impl Strategy<Value = String> {
+    prop_oneof![
+        proptest::string::string_regex("[a-zA-Z0-9._-]{1,16}").unwrap(),
+        printable(16),
+        proptest::string::string_regex(".{0,12}").unwrap(),
+    ]
+}
+
+fn password() -> impl Strategy<Value = String> {
+    proptest::string::string_regex(".{0,24}").unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn answers_match_http_auth(
+        generated in generated_challenge(),
+        username in user_name(),
+        password in password(),
+        method in "[A-Z]{1,7}",
+        uri in printable_non_empty(40),
+        cnonce in printable_non_empty(32),
+        body in proptest::collection::vec(any::<u8>(), 0..64),
+    ) {
+        let header = generated.header();
+
+        // Both read the same parameters.
+        let ours = parse_challenges(&header).unwrap();
+        let theirs = http_auth::parse_challenges(&header).unwrap();
+        prop_assert_eq!(ours.len(), 1);
+        prop_assert_eq!(theirs.len(), 1);
+        let our_params: Vec<(String, String)> =
+            ours[0].params().map(|(n, v)| (n.to_owned(), v.to_owned())).collect();
+        let their_params: Vec<(String, String)> =
+            theirs[0].params.iter().map(|(n, v)| ((*n).to_owned(), v.to_unescaped())).collect();
+        prop_assert_eq!(our_params, their_params);
+
+        // Both answer the same, byte for byte.
+        let challenge: Challenge = header.parse().unwrap();
+        let secret = SecretString::from(password.clone());
+        let request = Request::new(&method, &uri).with_body(&body);
+        let our_answer = challenge
+            .answer(&Credentials::new(&username, &secret), &request, NonceCount::FIRST, &cnonce)
+            .unwrap();
+
+        let mut client = http_auth::DigestClient::try_from(&theirs[0]).unwrap();
+        // http-auth hashes the raw body into A2 where RFC 7616 has H(body): hand it H(body).
+        let hashed_body = body_hash(challenge.algorithm(), &body);
+        let their_body = (challenge.chosen_qop() == Some(Qop::AuthInt)).then_some(hashed_body.as_bytes());
+        let params = http_auth::PasswordParams {
+            username: &username,
+            password: &password,
+            uri: &uri,
+            method: &method,
+            body: their_body,
+        };
+        let their_answer = client.respond_with_testing_cnonce(&params, &cnonce).unwrap();
+        prop_assert_eq!(our_answer, their_answer, "challenge: {}", header);
+    }
+
+    #[test]
+    fn client_and_verifier_agree(
+        username in user_name(),
+        password in password(),
+        realm in printable(40),
+        uri in printable_non_empty(40),
+        body in proptest::collection::vec(any::<u8>(), 0..64),
+        algorithm in proptest::sample::select(Algorithm::ALL.to_vec()),
+        offer in proptest::sample::select(vec![QopOffer::AUTH, QopOffer::AUTH_INT, QopOffer::AUTH_INT_AND_AUTH]),
+        seed in any::<u8>(),
+        requests in 1usize..5,
+    ) {
+        let mut config = VerifierConfig::new(Realm::new(realm).unwrap());
+        config.algorithm = algorithm;
+        config.qop = offer;
+        let mut device = Verifier::new(config);
+        let mut rng = counter_rng(seed);
+        let secret = SecretString::from(password);
+        let credentials = Credentials::new(&username, &secret);
+        let request = Request::new("POST", &uri).with_body(&body);
+        let now = Duration::from_secs(5);
+
+        let mut session = DigestSession::new();
+        let challenge = device.challenge(now, &mut rng);
+        prop_assert_eq!(session.on_unauthorized(None, [challenge.as_str()]), Ok(Unauthorized::Challenged));
+        for count in 1..=requests {
+            let authorization = session.authorize(&credentials, &request, &mut rng).unwrap().unwrap();
+            let verified = device.verify(authorization.as_str(), &request, &credentials, now);
+            prop_assert_eq!(
+                verified,
+                Ok(Verified { qop: offer.preferred(), nonce_count: NonceCount::new(count as u32) })
+            );
+            // A replay of the same header is refused.
+            let replay = device.verify(authorization.as_str(), &request, &credentials, now);
+            prop_assert!(
+                matches!(replay, Err(Rejection::Replayed { .. })),
+                "replay: {:?}",
+                replay
+            );
+        }
+
+        // A wrong password is refused and counts as a failed login.
+        let wrong = SecretString::from(format!("{}x", secret_text(&secret)));
+        let authorization =
+            session.authorize(&Credentials::new(&username, &wrong), &request, &mut rng).unwrap().unwrap();
+        let refused = device.verify(authorization.as_str(), &request, &credentials, now).unwrap_err();
+        prop_assert_eq!(&refused, &Rejection::WrongResponse);
+        prop_assert!(refused.is_failed_login());
+
+        // auth-int covers the body: another body is refused (auth does not cover it).
+        if offer.preferred() == Qop::AuthInt {
+            let authorization = session.authorize(&credentials, &request, &mut rng).unwrap().unwrap();
+            let tampered = Request::new("POST", &uri).with_body(b"tampered body, 64+ bytes long so it never equals the generated one.");
+            prop_assert_eq!(
+                device.verify(authorization.as_str(), &tampered, &credentials, now),
+                Err(Rejection::WrongResponse)
+            );
+        }
+    }
+
+    #[test]
+    fn parsing_arbitrary_text_never_panics(input in ".{0,200}") {
+        let _ = parse_challenges(&input);
+        let _ = input.parse::<Challenge>();
+        let _ = input.parse::<DigestCredentials>();
+        let report = fuzzing::www_authenticate(&input);
+        check_report_consistency(&report);
+        let _ = fuzzing::authorization(&input);
+    }
+
+    #[test]
+    fn parsing_header_like_text_never_panics(input in r#"(Digest|Basic|,| |\t|=|"|\\|realm|nonce|qop|auth|auth-int|[a-z]{1,3})*"#) {
+        let report = fuzzing::www_authenticate(&input);
+        check_report_consistency(&report);
+        let _ = fuzzing::authorization(&input);
+    }
+}
+
+fn secret_text(secret: &SecretString) -> String {
+    use secrecy::ExposeSecret;
+    secret.expose_secret().to_owned()
+}
+
+/// The session must answer exactly like the first answerable Digest challenge.
+fn check_report_consistency(report: &fuzzing::ChallengeReport) {
+    let first_answer = report
+        .answers
+        .iter()
+        .find_map(|answer| answer.as_ref().ok());
+    match (&report.session, first_answer) {
+        (Ok(Some(session)), Some((_, answer))) => assert_eq!(session, answer),
+        (Ok(None), Some(_)) => panic!("the session rendered nothing for an answerable challenge"),
+        (Ok(_), None) => panic!("the session answered a challenge no answer accepts"),
+        (Err(_), Some((_, answer))) => panic!("the session refused what was answered: {answer}"),
+        (Err(_), None) => {}
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client/device flows
+
+/// A toy device reachable over a toy transport: returns 200 or a 401 with its challenge.
+struct Device {
+    verifier: Verifier,
+    password: SecretString,
+    rng: CounterRng,
+    now: Duration,
+    unauthorized: usize,
+    failed_logins: usize,
+}
+
+enum Reply {
+    Ok,
+    Unauthorized(String),
+}
+
+impl Device {
+    fn new(config: VerifierConfig, password: &str) -> Self {
+        Self {
+            verifier: Verifier::new(config),
+            password: SecretString::from(password),
+            rng: CounterRng(99),
+            now: Duration::from_secs(1),
+            unauthorized: 0,
+            failed_logins: 0,
+        }
+    }
+
+    fn handle(&mut self, request: &Request<'_>, authorization: Option<&str>) -> Reply {
+        let credentials = Credentials::new("admin", &self.password);
+        let verdict = match authorization {
+            Some(value) => self.verifier.verify(value, request, &credentials, self.now),
+            None => Err(Rejection::Malformed(Error::Empty)),
+        };
+        match verdict {
+            Ok(_) => Reply::Ok,
+            Err(rejection) => {
+                self.unauthorized += 1;
+                if rejection.is_failed_login() {
+                    self.failed_logins += 1;
+                }
+                let rng = &mut self.rng;
+                let challenge = self
+                    .verifier
+                    .challenge_after(&rejection, self.now, &mut |buf| rng.fill(buf));
+                Reply::Unauthorized(challenge)
+            }
+        }
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum CallError {
+    Credentials,
+    Realm,
+    Protocol,
+}
+
+/// What amt-client will do: pre-emptive digest, one retry on a cached-nonce or first-contact 401.
+fn call(
+    session: &mut DigestSession,
+    device: &mut Device,
+    credentials: &Credentials<'_>,
+    request: &Request<'_>,
+) -> Result<(), CallError> {
+    let mut rng = counter_rng(7);
+    for _attempt in 0..2 {
+        let authorization = session.authorize(credentials, request, &mut rng).unwrap();
+        let sent = authorization.as_ref().map(|a| a.nonce_use());
+        match device.handle(request, authorization.as_ref().map(|a| a.as_str())) {
+            Reply::Ok => return Ok(()),
+            Reply::Unauthorized(challenge) => {
+                match session.on_unauthorized(sent, [challenge.as_str()]) {
+                    Ok(verdict) if verdict.should_retry() => continue,
+                    Ok(Unauthorized::RealmChanged { .. }) => return Err(CallError::Realm),
+                    Ok(_) => return Err(CallError::Credentials),
+                    Err(_) => return Err(CallError::Protocol),
+                }
+            }
+        }
+    }
+    Err(CallError::Credentials)
+}
+
+#[test]
+fn steady_state_costs_one_request_per_call() {
+    let mut device = Device::new(amt_config(), "P@ssw0rd");
+    let password = SecretString::from("P@ssw0rd");
+    let credentials = Credentials::new("admin", &password);
+    let request = Request::wsman(b"<s:Envelope/>");
+    let mut session = DigestSession::new();
+    for _ in 0..100 {
+        assert_eq!(
+            call(&mut session, &mut device, &credentials, &request),
+            Ok(())
+        );
+    }
+    assert_eq!(device.unauthorized, 1, "only the first contact costs a 401");
+    assert_eq!(session.nonce_count(), NonceCount::new(100));
+}
+
+#[test]
+fn wrong_password_fails_after_one_fresh_attempt() {
+    let mut device = Device::new(amt_config(), "P@ssw0rd");
+    let wrong = SecretString::from("guess");
+    let credentials = Credentials::new("admin", &wrong);
+    let request = Request::wsman(b"<s:Envelope/>");
+    let mut session = DigestSession::new();
+    assert_eq!(
+        call(&mut session, &mut device, &credentials, &request),
+        Err(CallError::Credentials)
+    );
+    assert_eq!(
+        device.failed_logins, 1,
+        "one wrong password, one failed login"
+    );
+    assert_eq!(
+        device.unauthorized, 2,
+        "first contact, then the refused fresh nonce"
+    );
+
+    // The password is corrected; the session answers the cached challenge afresh.
+    let right = SecretString::from("P@ssw0rd");
+    let credentials = Credentials::new("admin", &right);
+    assert_eq!(
+        call(&mut session, &mut device, &credentials, &request),
+        Ok(())
+    );
+    assert_eq!(device.failed_logins, 1);
+}
+
+#[test]
+fn expired_nonce_is_answered_stale_and_recovered_once() {
+    let mut device = Device::new(amt_config(), "P@ssw0rd");
+    let password = SecretString::from("P@ssw0rd");
+    let credentials = Credentials::new("admin", &password);
+    let request = Request::wsman(b"<s:Envelope/>");
+    let mut session = DigestSession::new();
+    assert_eq!(
+        call(&mut session, &mut device, &credentials, &request),
+        Ok(())
+    );
+
+    device.now += VerifierConfig::DEFAULT_NONCE_LIFETIME + Duration::from_secs(1);
+    let mut rng = counter_rng(3);
+    let cached = session
+        .authorize(&credentials, &request, &mut rng)
+        .unwrap()
+        .unwrap();
+    assert_eq!(cached.nonce_use(), NonceUse::Cached);
+    let Reply::Unauthorized(challenge) = device.handle(&request, Some(cached.as_str())) else {
+        panic!("an expired nonce must be refused");
+    };
+    assert!(challenge.contains(r#"stale="true""#), "{challenge}");
+    assert_eq!(
+        session.on_unauthorized(Some(NonceUse::Cached), [challenge.as_str()]),
+        Ok(Unauthorized::NonceRefused { stale: true })
+    );
+    let fresh = session
+        .authorize(&credentials, &request, &mut rng)
+        .unwrap()
+        .unwrap();
+    assert_eq!(fresh.nonce_use(), NonceUse::Fresh);
+    assert!(matches!(
+        device.handle(&request, Some(fresh.as_str())),
+        Reply::Ok
+    ));
+    assert_eq!(
+        device.failed_logins, 0,
+        "a stale nonce is not a failed login"
+    );
+
+    // Through the toy client: recovery costs exactly one extra request.
+    device.now += VerifierConfig::DEFAULT_NONCE_LIFETIME + Duration::from_secs(1);
+    let before = device.unauthorized;
+    assert_eq!(
+        call(&mut session, &mut device, &credentials, &request),
+        Ok(())
+    );
+    assert_eq!(device.unauthorized, before + 1);
+}
+
+#[test]
+fn device_restart_is_a_nonce_reset_recovered_once() {
+    let password = SecretString::from("P@ssw0rd");
+    let credentials = Credentials::new("admin", &password);
+    let request = Request::wsman(b"<s:Envelope/>");
+    let mut session = DigestSession::new();
+    let mut device = Device::new(amt_config(), "P@ssw0rd");
+    assert_eq!(
+        call(&mut session, &mut device, &credentials, &request),
+        Ok(())
+    );
+    // The device restarts and forgets its nonces; its realm stays.
+    let mut device = Device::new(amt_config(), "P@ssw0rd");
+    assert_eq!(
+        call(&mut session, &mut device, &credentials, &request),
+        Ok(())
+    );
+    assert_eq!(device.unauthorized, 1);
+    assert_eq!(device.failed_logins, 0);
+}
+
+#[test]
+fn another_device_behind_the_address_is_a_realm_change() {
+    let password = SecretString::from("P@ssw0rd");
+    let credentials = Credentials::new("admin", &password);
+    let request = Request::wsman(b"<s:Envelope/>");
+    let mut session = DigestSession::new();
+    let mut device = Device::new(amt_config(), "P@ssw0rd");
+    assert_eq!(
+        call(&mut session, &mut device, &credentials, &request),
+        Ok(())
+    );
+    let mut impostor = Device::new(VerifierConfig::new(Realm::amt([1; 16])), "P@ssw0rd");
+    assert_eq!(
+        call(&mut session, &mut impostor, &credentials, &request),
+        Err(CallError::Realm)
+    );
+    assert_eq!(
+        impostor.unauthorized, 1,
+        "no credentials are tried on a foreign realm"
+    );
+}
+
+#[test]
+fn auth_int_devices_are_answered_with_auth_and_auth_int_only_ones_with_auth_int() {
+    let password = SecretString::from("P@ssw0rd");
+    let credentials = Credentials::new("admin", &password);
+    let request = Request::wsman(b"<s:Envelope/>");
+    for (offer, chosen) in [
+        (QopOffer::AUTH_INT_AND_AUTH, "qop=auth,"),
+        (QopOffer::AUTH_INT, "qop=auth-int,"),
+    ] {
+        let mut config = amt_config();
+        config.qop = offer;
+        let mut device = Device::new(config, "P@ssw0rd");
+        let mut session = DigestSession::new();
+        assert_eq!(
+            call(&mut session, &mut device, &credentials, &request),
+            Ok(())
+        );
+        let mut rng = counter_rng(1);
+        let next = session
+            .authorize(&credentials, &request, &mut rng)
+            .unwrap()
+            .unwrap();
+        assert!(next.as_str().contains(chosen), "{}", next.as_str());
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// AMT's challenge forms
+
+#[test]
+fn amt_challenge_forms_are_all_answerable() {
+    let password = SecretString::from("P@ssw0rd");
+    let credentials = Credentials::new("admin", &password);
+    let request = Request::wsman(b"<s:Envelope/>");
+    let mut count = 0;
+    for line in data_lines(AMT_CHALLENGES) {
+        let (expected_qop, header) = line.split_once('\t').expect("qop<TAB>header");
+        let challenge: Challenge = header
+            .parse()
+            .unwrap_or_else(|error| panic!("{header}: {error}"));
+        let chosen = challenge.chosen_qop().map_or("none", Qop::as_str);
+        assert_eq!(chosen, expected_qop, "{header}");
+        assert!(
+            challenge.realm().as_str().starts_with("Digest:"),
+            "{header}"
+        );
+        assert_eq!(challenge.algorithm(), Algorithm::Md5, "{header}");
+        let answer = challenge
+            .answer(&credentials, &request, NonceCount::FIRST, "c")
+            .unwrap();
+        assert!(answer.starts_with("Digest username=\"admin\""), "{answer}");
+        count += 1;
+    }
+    assert!(count >= 13);
+}
+
+#[test]
+fn amt_challenge_details() {
+    let challenge: Challenge =
+        r#"Digest realm="Digest:2517B2332AFD88353D5F5FD352697901", nonce="Yy3m0RYAAAAAAAAAk4bo6tCQ+jE9xJh/",stale="false",qop="auth-int, auth""#
+            .parse()
+            .unwrap();
+    assert_eq!(challenge.qop(), Some(QopOffer::AUTH_INT_AND_AUTH));
+    assert_eq!(
+        challenge.nonce().as_str(),
+        "Yy3m0RYAAAAAAAAAk4bo6tCQ+jE9xJh/"
+    );
+    assert!(!challenge.stale());
+    assert_eq!(challenge.opaque(), None);
+
+    let nuc: Challenge = r#"Digest realm="r" nonce="n" stale="TRUE" qop="auth auth-int  auth""#
+        .parse()
+        .unwrap();
+    assert_eq!(nuc.qop(), Some(QopOffer::AUTH_INT_AND_AUTH));
+    assert!(nuc.stale());
+
+    // Several challenges in one header, Basic skipped, and across headers.
+    let all =
+        parse_challenges(r#"Basic realm="b",Digest realm="d", nonce="n",qop="auth""#).unwrap();
+    assert_eq!(
+        all.iter().map(|c| c.scheme()).collect::<Vec<_>>(),
+        ["Basic", "Digest"]
+    );
+    let picked =
+        Challenge::from_headers([r#"Basic realm="b""#, r#"Digest realm="d", nonce="n""#]).unwrap();
+    assert_eq!(picked.realm().as_str(), "d");
+    assert_eq!(picked.qop(), None);
+
+    // The verifier writes what AMT writes, and reads back what it writes.
+    let mut verifier = Verifier::new(amt_config());
+    let written = verifier.challenge(Duration::ZERO, &mut counter_rng(0));
+    let prefix = r#"Digest realm="Digest:2517B2332AFD88353D5F5FD352697901", nonce=""#;
+    assert!(written.starts_with(prefix), "{written}");
+    assert!(
+        written.ends_with(r#"",stale="false",qop="auth""#),
+        "{written}"
+    );
+    let nonce = &written[prefix.len()..prefix.len() + 32];
+    assert!(
+        nonce
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/'),
+        "{nonce}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hostile input
+
+/// Characters that no authentication header may carry.
+const FORBIDDEN: [char; 12] = [
+    '\0', '\u{1}', '\r', '\n', '\u{1b}', '\u{7f}', '\u{85}', '\u{a0}', 'é', '€', '\u{feff}', '😀',
+];
+
+fn hostile_challenges() -> Vec<(String, &'static str)> {
+    let mut cases: Vec<(String, &'static str)> = data_lines(HOSTILE_CHALLENGES)
+        .map(|line| (line.to_owned(), "hand-written"))
+        .collect();
+    // Empty input is not in the file (it would be a blank line).
+    cases.push((String::new(), "empty"));
+    let amt = r#"Digest realm="Digest:2517B2332AFD88353D5F5FD352697901", nonce="Yy3m0RYAAAAAAAAAk4bo6tCQ+jE9xJh/",stale="false",qop="auth-int, auth""#;
+    // Forbidden characters at the start, inside a token, inside a quoted string, at the end.
+    for c in FORBIDDEN {
+        for at in [0, 3, 16, amt.len() - 3, amt.len()] {
+            let mut text = amt.to_owned();
+            text.insert(at, c);
+            cases.push((text, "forbidden character"));
+        }
+    }
+    // Every truncation that ends inside a quoted string.
+    let mut inside = false;
+    for (at, b) in amt.bytes().enumerate() {
+        if b == b'"' {
+            inside = !inside;
+            if inside {
+                cases.push((amt[..=at].to_owned(), "truncated quote"));
+                continue;
+            }
+        }
+        if inside {
+            cases.push((amt[..=at].to_owned(), "truncated quote"));
+        }
+    }
+    // Huge inputs.
+    cases.push(("a".repeat(MAX_HEADER_LEN + 1), "huge"));
+    cases.push((
+        format!("Digest realm=\"{}", "x".repeat(MAX_HEADER_LEN - 20)),
+        "huge unterminated",
+    ));
+    cases.push((
+        format!("Digest realm=\"{}", "\\\"".repeat(MAX_HEADER_LEN / 2 - 10)),
+        "escaped quotes",
+    ));
+    cases.push((
+        format!("Digest {}", "a=b, ".repeat(MAX_HEADER_LEN / 5)),
+        "too many params",
+    ));
+    cases.push((",".repeat(MAX_HEADER_LEN), "only commas"));
+    cases.push((
+        format!(
+            "Digest {}realm=\"r\", nonce=\"n\", {}",
+            "x=\"y\", ".repeat(1000),
+            "realm=\"again\""
+        ),
+        "late duplicate",
+    ));
+    cases.push(("Digest ".repeat(2000), "schemes only"));
+    cases
+}
+
+#[test]
+fn hostile_challenges_are_refused_without_panic() {
+    let cases = hostile_challenges();
+    assert!(cases.len() >= 100, "only {} hostile strings", cases.len());
+    for (input, kind) in &cases {
+        let shown = &input[..input.len().min(80)];
+        let single = input.parse::<Challenge>();
+        assert!(single.is_err(), "{kind}: {shown:?} was answerable");
+        let several = Challenge::from_headers([input.as_str(), r#"Basic realm="x""#]);
+        assert!(several.is_err(), "{kind}: {shown:?}");
+        let mut session = DigestSession::new();
+        assert!(
+            session
+                .on_unauthorized(Some(NonceUse::Cached), [input.as_str()])
+                .is_err()
+        );
+        assert!(session.challenge().is_none());
+        let report = fuzzing::www_authenticate(input);
+        check_report_consistency(&report);
+        assert!(report.session.is_err(), "{kind}: {shown:?}");
+        if kind == &"forbidden character" {
+            assert!(
+                matches!(single, Err(Error::InvalidByte { .. })),
+                "{kind}: {shown:?} gave {single:?}"
+            );
+        }
+        if kind == &"truncated quote" {
+            assert!(
+                matches!(single, Err(Error::UnterminatedQuote { .. })),
+                "{shown:?} gave {single:?}"
+            );
+        }
+        // Errors stay small however big the input.
+        if let Err(error) = single {
+            assert!(error.to_string().len() < 200, "{kind}: {error}");
+        }
+    }
+}
+
+#[test]
+fn hostile_authorizations_are_refused_without_panic() {
+    let mut cases: Vec<String> = data_lines(HOSTILE_AUTHORIZATIONS)
+        .map(str::to_owned)
+        .collect();
+    let valid = valid_fuzz_authorization();
+    for c in FORBIDDEN {
+        for at in [0, 10, valid.len() / 2, valid.len()] {
+            let mut text = valid.clone();
+            text.insert(at, c);
+            cases.push(text);
+        }
+    }
+    for at in 0..valid.len() {
+        cases.push(valid[..at].to_owned());
+    }
+    cases.push("a".repeat(MAX_HEADER_LEN + 1));
+    for input in &cases {
+        let verdict = fuzzing::authorization(input);
+        assert!(verdict.is_err(), "{input:?} was accepted");
+    }
+    assert!(cases.len() >= 100);
+    assert!(fuzzing::authorization(&valid).is_ok());
+}
+
+/// A correct answer to the fuzzing verifier's challenge.
+fn valid_fuzz_authorization() -> String {
+    let password = SecretString::from(fuzzing::PASSWORD);
+    let credentials = Credentials::new(fuzzing::USERNAME, &password);
+    let request = Request::new(fuzzing::METHOD, fuzzing::URI).with_body(fuzzing::BODY);
+    let header = format!(
+        r#"Digest realm="{}", nonce="{}",stale="false",qop="auth-int, auth""#,
+        fuzzing::REALM,
+        fuzzing::NONCE
+    );
+    let challenge: Challenge = header.parse().unwrap();
+    challenge
+        .answer(&credentials, &request, NonceCount::FIRST, fuzzing::CNONCE)
+        .unwrap()
+}
+
+#[test]
+fn fuzz_entry_points_replay_the_data_files() {
+    for line in data_lines(AMT_CHALLENGES) {
+        let (_, header) = line.split_once('\t').unwrap();
+        let report = fuzzing::www_authenticate(header);
+        check_report_consistency(&report);
+        assert!(matches!(report.session, Ok(Some(_))), "{header}");
+    }
+    for vector in rfc_vectors() {
+        let report = fuzzing::www_authenticate(vector.get("challenge"));
+        check_report_consistency(&report);
+        // The fixed verifier knows another realm: RFC answers are refused, typed.
+        assert!(matches!(
+            fuzzing::authorization(vector.get("rfc")),
+            Err(Rejection::WrongRealm { .. })
+        ));
+    }
+    let valid = valid_fuzz_authorization();
+    assert_eq!(
+        fuzzing::authorization(&valid),
+        Ok(Verified {
+            qop: Qop::Auth,
+            nonce_count: NonceCount::FIRST
+        })
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// No secret in Debug or Display
+
+#[test]
+fn no_public_type_shows_the_password_or_the_response() {
+    const PASSWORD: &str = "Tr0ub4dor&3-unique-marker";
+    let password = SecretString::from(PASSWORD);
+    let credentials = Credentials::new("admin", &password);
+    let request = Request::wsman(PASSWORD.as_bytes());
+    let mut rng = counter_rng(5);
+    let mut device = Verifier::new(amt_config());
+    let challenge_text = device.challenge(Duration::ZERO, &mut rng);
+    let mut session = DigestSession::new();
+    let verdict = session
+        .on_unauthorized(None, [challenge_text.as_str()])
+        .unwrap();
+    let authorization = session
+        .authorize(&credentials, &request, &mut rng)
+        .unwrap()
+        .unwrap();
+    let response = authorization
+        .as_str()
+        .split("response=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
+    assert_eq!(response.len(), 32);
+    let parsed: DigestCredentials = authorization.as_str().parse().unwrap();
+    let verified = device
+        .verify(
+            authorization.as_str(),
+            &request,
+            &credentials,
+            Duration::ZERO,
+        )
+        .unwrap();
+    let rejection = device
+        .verify(
+            authorization.as_str(),
+            &request,
+            &credentials,
+            Duration::ZERO,
+        )
+        .unwrap_err();
+    let wrong = SecretString::from("x");
+    let wrong_rejection = device
+        .verify(
+            authorization.as_str(),
+            &request,
+            &Credentials::new("admin", &wrong),
+            Duration::ZERO,
+        )
+        .unwrap_err();
+    let challenge: Challenge = challenge_text.parse().unwrap();
+    let mut config = amt_config();
+    config.qop = QopOffer::AUTH_INT;
+
+    let shown = [
+        format!("{credentials:?}"),
+        format!("{request:?}"),
+        format!("{session:?}"),
+        format!("{verdict:?}"),
+        format!("{authorization:?}"),
+        format!("{parsed:?}"),
+        format!("{device:?}"),
+        format!("{config:?}"),
+        format!("{verified:?}"),
+        format!("{rejection:?} {rejection}"),
+        format!("{wrong_rejection:?} {wrong_rejection}"),
+        format!("{challenge:?}"),
+        format!("{:?}", fuzzing::www_authenticate(&challenge_text)),
+        format!("{:?}", fuzzing::fixed_verifier()),
+        format!(
+            "{:?} {}",
+            authorization.nonce_count(),
+            authorization.nonce_count()
+        ),
+    ];
+    for text in shown {
+        assert!(!text.contains(PASSWORD), "password in {text}");
+        assert!(!text.contains(&response), "response hash in {text}");
+    }
+    // The fuzzing report carries answers on purpose (for the differential); those are made
+    // with the fuzzing password, never a caller's.
+}
