@@ -351,7 +351,7 @@ impl Challenge {
             qop: qop_fields,
         });
 
-        let mut out = String::with_capacity(256);
+        let mut out = String::with_capacity(384);
         out.push_str("Digest ");
         let username = credentials.username();
         if self.userhash {

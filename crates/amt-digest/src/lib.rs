@@ -93,6 +93,8 @@ pub use authorization::DigestCredentials;
 pub use challenge::{AuthChallenge, Challenge, Nonce, Realm, parse_challenges};
 pub use error::Error;
 pub use request::{Credentials, NonceCount, Request};
+/// The password type of [`Credentials`], re-exported so callers need not pin `secrecy` themselves.
+pub use secrecy::SecretString;
 pub use session::{Authorization, DigestSession, NonceUse, Unauthorized};
 pub use syntax::MAX_HEADER_LEN;
 pub use verifier::{NONCE_RANDOM_BYTES, Rejection, Verified, Verifier, VerifierConfig};

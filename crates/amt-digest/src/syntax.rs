@@ -40,27 +40,38 @@ impl Element {
     }
 }
 
-/// RFC 7230 `tchar`.
+/// RFC 7230 `tchar`, as a table: the reader asks for every byte of every token.
 pub(crate) fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'!' | b'#'
-                | b'$'
-                | b'%'
-                | b'&'
-                | b'\''
-                | b'*'
-                | b'+'
-                | b'-'
-                | b'.'
-                | b'^'
-                | b'_'
-                | b'`'
-                | b'|'
-                | b'~'
-        )
+    TCHAR[usize::from(b)]
 }
+
+static TCHAR: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'!' | b'#'
+                    | b'$'
+                    | b'%'
+                    | b'&'
+                    | b'\''
+                    | b'*'
+                    | b'+'
+                    | b'-'
+                    | b'.'
+                    | b'^'
+                    | b'_'
+                    | b'`'
+                    | b'|'
+                    | b'~'
+            );
+        b += 1;
+    }
+    table
+};
 
 /// RFC 7235 `token68` body characters (the trailing `=` padding is handled separately).
 fn is_token68_char(b: u8) -> bool {
@@ -183,27 +194,28 @@ impl<'a> Scanner<'a> {
     /// Reads a quoted string starting at the opening quote; returns it unescaped.
     fn quoted_string(&mut self) -> Result<String, Error> {
         let open = self.pos;
-        self.pos += 1;
+        let bytes = self.input.as_bytes();
         let mut value = String::new();
+        let mut run_start = open + 1;
+        let mut at = run_start;
         loop {
-            match self.peek() {
+            match bytes.get(at) {
                 None => return Err(Error::UnterminatedQuote { offset: open }),
                 Some(b'"') => {
-                    self.pos += 1;
+                    value.push_str(self.slice(run_start, at));
+                    self.pos = at + 1;
                     return Ok(value);
                 }
                 Some(b'\\') => {
-                    self.pos += 1;
-                    let escaped = self
-                        .peek()
+                    value.push_str(self.slice(run_start, at));
+                    let escaped = bytes
+                        .get(at + 1)
                         .ok_or(Error::UnterminatedQuote { offset: open })?;
-                    value.push(char::from(escaped));
-                    self.pos += 1;
+                    value.push(char::from(*escaped));
+                    at += 2;
+                    run_start = at;
                 }
-                Some(b) => {
-                    value.push(char::from(b));
-                    self.pos += 1;
-                }
+                Some(_) => at += 1,
             }
         }
     }
@@ -349,12 +361,16 @@ pub(crate) fn push_quoted(out: &mut String, name: &str, value: &str) {
 /// Appends `"value"` with `"` and `\` escaped. The caller has checked [`can_quote`].
 pub(crate) fn push_quoted_value(out: &mut String, value: &str) {
     out.push('"');
-    for c in value.chars() {
-        if c == '"' || c == '\\' {
-            out.push('\\');
-        }
-        out.push(c);
+    let mut rest = value;
+    while let Some(at) = rest.bytes().position(|b| b == b'"' || b == b'\\') {
+        let (plain, special) = rest.split_at(at);
+        out.push_str(plain);
+        out.push('\\');
+        let (escaped, after) = special.split_at(1);
+        out.push_str(escaped);
+        rest = after;
     }
+    out.push_str(rest);
     out.push('"');
 }
 

@@ -994,6 +994,17 @@ fn no_public_type_shows_the_password_or_the_response() {
         assert!(!text.contains(PASSWORD), "password in {text}");
         assert!(!text.contains(&response), "response hash in {text}");
     }
+    // Basic credentials carry the password in base64: a refusal must not echo them.
+    let basic = "Basic YWRtaW46VHIwdWI0ZG9yJjMtdW5pcXVlLW1hcmtlcg==";
+    let refusal = device
+        .verify(basic, &request, &credentials, Duration::ZERO)
+        .unwrap_err();
+    let text = format!("{refusal:?} {refusal}");
+    assert!(
+        !text.contains("YWRtaW46") && !text.contains(PASSWORD),
+        "{text}"
+    );
+
     // The fuzzing report carries answers on purpose (for the differential); those are made
     // with the fuzzing password, never a caller's.
 }
