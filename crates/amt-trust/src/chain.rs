@@ -1,0 +1,297 @@
+//! Signature-only lineage: does a chain lead to the pinned root at all?
+//!
+//! webpki checks a certificate's own validity period, basic constraints and extended key usage
+//! *before* it looks for the issuer. An expired leaf or a CA-as-leaf from a foreign CA would
+//! therefore be reported as expired or unsuitable, while the product says "wrong CA" wins. When
+//! webpki refuses a chain for such a reason, this walk decides whether the chain is signed by
+//! the pinned root at all, looking at names and signatures only.
+
+use der::asn1::{AnyRef, BitStringRef, ObjectIdentifier, UintRef};
+use der::{Decode, Encode, Reader, SliceReader};
+use rustls_pki_types::{CertificateDer, SignatureVerificationAlgorithm};
+use x509_cert::Certificate;
+use x509_cert::spki::SubjectPublicKeyInfoOwned;
+
+/// rsaEncryption and RSASSA-PSS public keys (RFC 8017) share the RSAPublicKey encoding.
+const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+const RSASSA_PSS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.10");
+
+/// Deeper chains are not AMT's (which sends a leaf, at most an intermediate or two).
+const MAX_DEPTH: usize = 6;
+/// Intermediates beyond this are ignored by the walk.
+const MAX_INTERMEDIATES: usize = 8;
+/// Signature checks one walk may spend, so that hostile chains stay cheap.
+const SIGNATURE_BUDGET: usize = 32;
+
+/// What a certificate's issuer needs to be compared and to check a signature.
+#[derive(Debug, Clone)]
+pub(crate) struct IssuerKey {
+    /// The subject name, DER as x509-cert encodes it (compared with children's issuer names
+    /// encoded the same way).
+    subject: Vec<u8>,
+    /// The SubjectPublicKeyInfo algorithm, AlgorithmIdentifier contents without the outer tag.
+    algorithm: Vec<u8>,
+    /// The subjectPublicKey bits.
+    public_key: Vec<u8>,
+}
+
+impl IssuerKey {
+    pub(crate) fn of(cert: &Certificate) -> Option<Self> {
+        let tbs = cert.tbs_certificate();
+        let spki = tbs.subject_public_key_info();
+        Some(Self {
+            subject: tbs.subject().to_der().ok()?,
+            algorithm: contents(&spki.algorithm.to_der().ok()?)?.to_vec(),
+            public_key: spki.subject_public_key.raw_bytes().to_vec(),
+        })
+    }
+}
+
+/// The signed parts of a certificate, borrowed from its DER.
+#[derive(Debug, Clone, Copy)]
+struct SignedParts<'a> {
+    tbs: &'a [u8],
+    algorithm: &'a [u8],
+    signature: &'a [u8],
+}
+
+impl<'a> SignedParts<'a> {
+    fn of(der: &'a [u8]) -> Option<Self> {
+        let mut reader = SliceReader::new(der).ok()?;
+        let parts = reader
+            .sequence(|r| {
+                let tbs = r.tlv_bytes()?;
+                let algorithm = r.tlv_bytes()?;
+                let signature = BitStringRef::decode(r)?;
+                Ok::<_, der::Error>((tbs, algorithm, signature))
+            })
+            .ok()?;
+        let (tbs, algorithm, signature) = parts;
+        Some(Self {
+            tbs,
+            algorithm: contents(algorithm)?,
+            signature: signature.raw_bytes(),
+        })
+    }
+}
+
+/// The contents of one DER TLV.
+fn contents(tlv: &[u8]) -> Option<&[u8]> {
+    AnyRef::from_der(tlv).ok().map(|any| any.value())
+}
+
+/// The outcome of a lineage walk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lineage {
+    /// Some path of valid signatures leads from the leaf to the root.
+    FromRoot,
+    /// No path does: the chain belongs to another CA.
+    NotFromRoot,
+    /// A signature could not be checked (unsupported algorithm, unreadable certificate, budget
+    /// spent), so the walk can't tell.
+    Unknown,
+}
+
+enum Signature {
+    Valid,
+    Invalid,
+    Unsupported,
+}
+
+struct Candidate<'a> {
+    issuer: Vec<u8>,
+    key: IssuerKey,
+    signed: SignedParts<'a>,
+}
+
+impl<'a> Candidate<'a> {
+    fn of(der: &'a [u8]) -> Option<Self> {
+        let cert = Certificate::from_der(der).ok()?;
+        Some(Self {
+            issuer: cert.tbs_certificate().issuer().to_der().ok()?,
+            key: IssuerKey::of(&cert)?,
+            signed: SignedParts::of(der)?,
+        })
+    }
+}
+
+struct Walk<'a> {
+    root: &'a IssuerKey,
+    intermediates: Vec<Candidate<'a>>,
+    algorithms: &'a [&'a dyn SignatureVerificationAlgorithm],
+    budget: usize,
+}
+
+/// Decides whether `leaf` is signed by `root`, directly or through `intermediates`.
+pub(crate) fn lineage(
+    leaf: &[u8],
+    intermediates: &[CertificateDer<'_>],
+    root: &IssuerKey,
+    algorithms: &[&dyn SignatureVerificationAlgorithm],
+) -> Lineage {
+    let Some(leaf) = Candidate::of(leaf) else {
+        return Lineage::Unknown;
+    };
+    let mut walk = Walk {
+        root,
+        intermediates: intermediates
+            .iter()
+            .take(MAX_INTERMEDIATES)
+            .filter_map(|der| Candidate::of(der.as_ref()))
+            .collect(),
+        algorithms,
+        budget: SIGNATURE_BUDGET,
+    };
+    walk.from(&leaf.issuer, leaf.signed, 0)
+}
+
+impl Walk<'_> {
+    fn from(&mut self, issuer: &[u8], signed: SignedParts<'_>, depth: usize) -> Lineage {
+        let mut unknown = false;
+        if issuer == self.root.subject.as_slice() {
+            match self.check(signed, self.root) {
+                Some(Signature::Valid) => return Lineage::FromRoot,
+                Some(Signature::Unsupported) | None => unknown = true,
+                Some(Signature::Invalid) => {}
+            }
+        }
+        if depth < MAX_DEPTH {
+            for index in 0..self.intermediates.len() {
+                let Some(candidate) = self.intermediates.get(index) else {
+                    break;
+                };
+                if candidate.key.subject != issuer {
+                    continue;
+                }
+                let (key, next_issuer, next_signed) = (
+                    candidate.key.clone(),
+                    candidate.issuer.clone(),
+                    candidate.signed,
+                );
+                match self.check(signed, &key) {
+                    Some(Signature::Valid) => match self.from(&next_issuer, next_signed, depth + 1)
+                    {
+                        Lineage::FromRoot => return Lineage::FromRoot,
+                        Lineage::Unknown => unknown = true,
+                        Lineage::NotFromRoot => {}
+                    },
+                    Some(Signature::Unsupported) | None => unknown = true,
+                    Some(Signature::Invalid) => {}
+                }
+            }
+        }
+        if unknown {
+            Lineage::Unknown
+        } else {
+            Lineage::NotFromRoot
+        }
+    }
+
+    /// Checks one signature; `None` once the budget is spent.
+    fn check(&mut self, signed: SignedParts<'_>, key: &IssuerKey) -> Option<Signature> {
+        self.budget = self.budget.checked_sub(1)?;
+        let mut supported = false;
+        for algorithm in self.algorithms.iter().filter(|a| {
+            a.signature_alg_id().as_ref() == signed.algorithm
+                && a.public_key_alg_id().as_ref() == key.algorithm.as_slice()
+        }) {
+            supported = true;
+            if algorithm
+                .verify_signature(&key.public_key, signed.tbs, signed.signature)
+                .is_ok()
+            {
+                return Some(Signature::Valid);
+            }
+        }
+        Some(if supported {
+            Signature::Invalid
+        } else {
+            Signature::Unsupported
+        })
+    }
+}
+
+/// The modulus size of an RSA public key; `None` for other key types, `Some(Err(()))` for an
+/// RSA key that does not parse.
+pub(crate) fn rsa_modulus_bits(spki: &SubjectPublicKeyInfoOwned) -> Option<Result<usize, ()>> {
+    let oid = spki.algorithm.oid;
+    if oid != RSA_ENCRYPTION && oid != RSASSA_PSS {
+        return None;
+    }
+    let bits = spki.subject_public_key.as_bytes().and_then(|key| {
+        let mut reader = SliceReader::new(key).ok()?;
+        let modulus = reader
+            .sequence(|r| {
+                let modulus = UintRef::decode(r)?;
+                let _exponent = UintRef::decode(r)?;
+                Ok::<_, der::Error>(modulus)
+            })
+            .ok()?;
+        reader.is_finished().then_some(())?;
+        let bytes = modulus.as_bytes();
+        let first = bytes.first()?;
+        Some(bytes.len() * 8 - first.leading_zeros() as usize)
+    });
+    Some(bits.ok_or(()))
+}
+
+/// The dotted OID (with a familiar name where we know one) of an AlgorithmIdentifier's
+/// contents, for messages.
+pub(crate) fn algorithm_name(algorithm_id: &[u8]) -> String {
+    let Some(oid): Option<ObjectIdentifier> = SliceReader::new(algorithm_id)
+        .ok()
+        .and_then(|mut r| ObjectIdentifier::decode(&mut r).ok())
+    else {
+        return "unknown".to_owned();
+    };
+    let known = match oid.to_string().as_str() {
+        "1.2.840.113549.1.1.4" => Some("md5WithRSAEncryption"),
+        "1.2.840.113549.1.1.5" => Some("sha1WithRSAEncryption"),
+        "1.2.840.10045.4.1" => Some("ecdsa-with-SHA1"),
+        "1.2.840.10040.4.3" => Some("dsa-with-SHA1"),
+        "2.16.840.1.101.3.4.3.2" => Some("dsa-with-SHA256"),
+        _ => None,
+    };
+    match known {
+        Some(name) => format!("{name}, {oid}"),
+        None => oid.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn garbage_has_no_signed_parts() {
+        assert!(SignedParts::of(&[]).is_none());
+        assert!(SignedParts::of(&[0x30, 0x03, 0x02, 0x01, 0x00]).is_none());
+        assert!(contents(&[0x30, 0x05]).is_none());
+    }
+
+    #[test]
+    fn unreadable_leaf_has_unknown_lineage() {
+        let root = IssuerKey {
+            subject: vec![0x30, 0x00],
+            algorithm: vec![],
+            public_key: vec![],
+        };
+        assert_eq!(lineage(b"junk", &[], &root, &[]), Lineage::Unknown);
+    }
+
+    #[test]
+    fn algorithm_names() {
+        // OID 1.2.840.113549.1.1.5 followed by NULL parameters.
+        let sha1_rsa = [
+            0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x05, 0x05, 0x00,
+        ];
+        assert_eq!(
+            algorithm_name(&sha1_rsa),
+            "sha1WithRSAEncryption, 1.2.840.113549.1.1.5"
+        );
+        // ecdsa-with-SHA512, not in the table.
+        let ecdsa_sha512 = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x04];
+        assert_eq!(algorithm_name(&ecdsa_sha512), "1.2.840.10045.4.3.4");
+        assert_eq!(algorithm_name(&[0xff]), "unknown");
+    }
+}

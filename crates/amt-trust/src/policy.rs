@@ -1,0 +1,199 @@
+//! The trust policy: chain to the pinned root, validity, name, key size, in that order.
+
+use der::Decode;
+use rustls::crypto::WebPkiSupportedAlgorithms;
+use rustls_pki_types::{CertificateDer, UnixTime};
+use webpki::EndEntityCert;
+use x509_cert::Certificate;
+
+use crate::chain::{Lineage, algorithm_name, lineage, rsa_modulus_bits};
+use crate::error::TrustError;
+use crate::host::Host;
+use crate::names::{LeafNames, NameMatch};
+use crate::root::{MIN_RSA_BITS, ProviderRoot};
+
+/// The trust policy of one deployment: its provider root, and the signature algorithms of
+/// rustls's ring provider (no SHA-1, no MD5, RSA of 2048 to 8192 bits, ECDSA P-256/P-384,
+/// Ed25519).
+///
+/// [`verify`](Self::verify) is the one entry point, for rustls (through
+/// [`PinnedRootVerifier`](crate::PinnedRootVerifier)) and for any other TLS stack that hands
+/// over the peer's DER chain, such as the legacy OpenSSL transport.
+#[derive(Debug, Clone)]
+pub struct TrustPolicy {
+    root: ProviderRoot,
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl TrustPolicy {
+    /// A policy trusting `root` only.
+    pub fn new(root: ProviderRoot) -> Self {
+        Self {
+            root,
+            algorithms: rustls::crypto::ring::default_provider().signature_verification_algorithms,
+        }
+    }
+
+    /// The pinned provider root.
+    pub fn root(&self) -> &ProviderRoot {
+        &self.root
+    }
+
+    pub(crate) fn algorithms(&self) -> &WebPkiSupportedAlgorithms {
+        &self.algorithms
+    }
+
+    /// Verifies a presented chain (leaf first, then any intermediates, in the order the server
+    /// sent them) for `host` at time `now`, and says which name matched.
+    ///
+    /// A root certificate the server includes is treated as one more intermediate: only the
+    /// pinned root anchors trust. The checks and their order are in the crate docs.
+    pub fn verify(
+        &self,
+        chain: &[CertificateDer<'_>],
+        host: &Host,
+        now: UnixTime,
+    ) -> Result<NameMatch, TrustError> {
+        let (leaf, intermediates) = chain.split_first().ok_or(TrustError::NoCertificate)?;
+        self.verify_parts(leaf, intermediates, host, now)
+    }
+
+    /// [`verify`](Self::verify) with the leaf apart from the intermediates, as rustls hands them.
+    pub fn verify_parts(
+        &self,
+        leaf: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        host: &Host,
+        now: UnixTime,
+    ) -> Result<NameMatch, TrustError> {
+        let end_entity = EndEntityCert::try_from(leaf).map_err(|e| malformed(&e))?;
+        // Steps 2 and 3 (and key usage): webpki path validation against the pinned anchor only.
+        if let Err(error) = end_entity.verify_for_usage(
+            self.algorithms.all,
+            std::slice::from_ref(self.root.anchor()),
+            intermediates,
+            now,
+            webpki::KeyUsage::server_auth(),
+            None,
+            None,
+        ) {
+            return Err(self.classify(error, leaf, intermediates));
+        }
+
+        // Step 4: the CN-or-SAN rule.
+        let cert =
+            Certificate::from_der(leaf.as_ref()).map_err(|e| TrustError::MalformedCertificate {
+                detail: e.to_string(),
+            })?;
+        let names = LeafNames::of(&cert)?;
+        let matched = names
+            .match_host(host)
+            .ok_or_else(|| TrustError::NameMismatch {
+                host: host.clone(),
+                presented: names.presented(),
+            })?;
+
+        // Step 5: RSA key floor. Always applied: rustls (ring) would refuse such a key's handshake
+        // signature anyway, and with RSA key exchange (legacy OpenSSL) nothing else checks it.
+        match rsa_modulus_bits(cert.tbs_certificate().subject_public_key_info()) {
+            Some(Ok(bits)) if bits < MIN_RSA_BITS => Err(TrustError::WeakKey { bits }),
+            Some(Err(())) => Err(TrustError::MalformedCertificate {
+                detail: "malformed RSA public key".to_owned(),
+            }),
+            _ => Ok(matched),
+        }
+    }
+
+    /// Maps a webpki refusal to the policy's error, letting "wrong root" win over every reason
+    /// webpki finds before it looks for the issuer.
+    fn classify(
+        &self,
+        error: webpki::Error,
+        leaf: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+    ) -> TrustError {
+        use webpki::Error as E;
+        let reason = match error {
+            E::UnknownIssuer | E::InvalidSignatureForPublicKey | E::CertDistrusted => {
+                return TrustError::RootMismatch;
+            }
+            E::CertExpired { time, not_after } => TrustError::Expired {
+                not_after,
+                now: time,
+            },
+            E::CertNotValidYet { time, not_before } => TrustError::NotYetValid {
+                not_before,
+                now: time,
+            },
+            E::RequiredEkuNotFoundContext(_) | E::EmptyEkuExtension => TrustError::NotForServerAuth,
+            E::CaUsedAsEndEntity => TrustError::CaCertificateAsLeaf,
+            E::UnsupportedSignatureAlgorithmContext(context) => TrustError::UnsupportedSignature {
+                algorithm: algorithm_name(&context.signature_algorithm_id),
+            },
+            E::UnsupportedSignatureAlgorithmForPublicKeyContext(context) => {
+                TrustError::UnsupportedSignature {
+                    algorithm: algorithm_name(&context.signature_algorithm_id),
+                }
+            }
+            E::BadDer
+            | E::BadDerTime
+            | E::TrailingData(_)
+            | E::MalformedExtensions
+            | E::ExtensionValueInvalid
+            | E::InvalidSerialNumber
+            | E::UnsupportedCertVersion
+            | E::MalformedDnsIdentifier
+            | E::MalformedNameConstraint => malformed(&error),
+            other => TrustError::Rejected {
+                detail: describe(&other),
+            },
+        };
+        match lineage(
+            leaf.as_ref(),
+            intermediates,
+            self.root.issuer_key(),
+            self.algorithms.all,
+        ) {
+            Lineage::NotFromRoot => TrustError::RootMismatch,
+            Lineage::FromRoot | Lineage::Unknown => reason,
+        }
+    }
+}
+
+fn malformed(error: &webpki::Error) -> TrustError {
+    use webpki::Error as E;
+    let detail = match error {
+        E::BadDer => "bad DER encoding".to_owned(),
+        E::BadDerTime => "bad validity time encoding".to_owned(),
+        E::TrailingData(what) => format!("trailing data after {what:?}"),
+        E::MalformedExtensions | E::ExtensionValueInvalid => "malformed extension".to_owned(),
+        E::InvalidSerialNumber => "invalid serial number".to_owned(),
+        E::UnsupportedCertVersion => "only X.509 version 3 certificates are supported".to_owned(),
+        E::MalformedDnsIdentifier => "malformed DNS name".to_owned(),
+        E::MalformedNameConstraint => "malformed name constraint".to_owned(),
+        other => format!("{other:?}"),
+    };
+    TrustError::MalformedCertificate { detail }
+}
+
+fn describe(error: &webpki::Error) -> String {
+    use webpki::Error as E;
+    match error {
+        E::InvalidCertValidity => "its validity period ends before it begins".to_owned(),
+        E::EndEntityUsedAsCa => "an intermediate certificate is not a CA certificate".to_owned(),
+        E::PathLenConstraintViolated => {
+            "the chain is longer than an issuing CA's path length allows".to_owned()
+        }
+        E::NameConstraintViolation => "an issuing CA's name constraints exclude it".to_owned(),
+        E::UnsupportedCriticalExtension => {
+            "it has a critical extension this policy does not know".to_owned()
+        }
+        E::MaximumPathDepthExceeded
+        | E::MaximumPathBuildCallsExceeded
+        | E::MaximumSignatureChecksExceeded
+        | E::MaximumNameConstraintComparisonsExceeded => {
+            "the presented chain is too long or too complex".to_owned()
+        }
+        other => format!("{other:?}"),
+    }
+}

@@ -1,0 +1,93 @@
+//! The committed RSA fixtures under tests/data, which later issues reuse for the legacy
+//! OpenSSL transport.
+
+use amt_trust::{NameMatch, TrustError};
+
+use crate::support::{Ca, NOW, data_cert, host, rsa_policy};
+
+#[test]
+fn rsa2048_leaf_is_trusted_for_its_three_names() {
+    let policy = rsa_policy();
+    let chain = [data_cert("rsa2048-leaf.pem")];
+    for name in ["localhost", "127.0.0.1", "::1", "[::1]", "LOCALHOST."] {
+        assert_eq!(
+            policy.verify(&chain, &host(name), NOW),
+            Ok(NameMatch::SubjectAltName),
+            "{name}"
+        );
+    }
+    assert!(matches!(
+        policy.verify(&chain, &host("127.0.0.2"), NOW),
+        Err(TrustError::NameMismatch { .. })
+    ));
+}
+
+#[test]
+fn rsa2048_leaf_is_valid_for_a_century() {
+    let policy = rsa_policy();
+    let chain = [data_cert("rsa2048-leaf.pem")];
+    let year_2120 =
+        rustls_pki_types::UnixTime::since_unix_epoch(std::time::Duration::from_secs(4_733_510_400));
+    assert!(policy.verify(&chain, &host("localhost"), year_2120).is_ok());
+}
+
+#[test]
+fn rsa1024_leaf_is_a_weak_key() {
+    let policy = rsa_policy();
+    let chain = [data_cert("rsa1024-leaf.pem")];
+    match policy.verify(&chain, &host("localhost"), NOW) {
+        Err(error @ TrustError::WeakKey { bits: 1024 }) => assert_eq!(
+            error.to_string(),
+            "the certificate's RSA key has 1024 bits; at least 2048 are required"
+        ),
+        other => panic!("{other:?}"),
+    }
+    // The name is checked before the key size.
+    assert!(matches!(
+        policy.verify(&chain, &host("other.example"), NOW),
+        Err(TrustError::NameMismatch { .. })
+    ));
+}
+
+#[test]
+fn sha1_signed_leaf_is_unsupported() {
+    let policy = rsa_policy();
+    let chain = [data_cert("sha1-leaf.pem")];
+    match policy.verify(&chain, &host("localhost"), NOW) {
+        Err(TrustError::UnsupportedSignature { algorithm }) => {
+            assert_eq!(algorithm, "sha1WithRSAEncryption, 1.2.840.113549.1.1.5");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Signed with SHA-1 by another CA: still the wrong root first.
+    let other = Ca::root("Other CA").policy();
+    assert_eq!(
+        other.verify(&chain, &host("localhost"), NOW),
+        Err(TrustError::RootMismatch)
+    );
+}
+
+#[test]
+fn two_cn_leaf_never_matches() {
+    let policy = rsa_policy();
+    let chain = [data_cert("two-cn-leaf.pem")];
+    for name in ["localhost", "other.localhost"] {
+        assert!(
+            matches!(
+                policy.verify(&chain, &host(name), NOW),
+                Err(TrustError::NameMismatch { .. })
+            ),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn rsa_leaf_against_an_ecdsa_root() {
+    let other = Ca::root("Provider CA").policy();
+    let chain = [data_cert("rsa2048-leaf.pem")];
+    assert_eq!(
+        other.verify(&chain, &host("localhost"), NOW),
+        Err(TrustError::RootMismatch)
+    );
+}

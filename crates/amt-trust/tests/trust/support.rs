@@ -1,0 +1,188 @@
+//! Certificates made on the fly with rcgen (ECDSA P-256), and the committed fixtures.
+
+use std::time::Duration;
+
+use amt_trust::{Host, ProviderRoot, TrustPolicy};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, date_time_ymd,
+};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, UnixTime};
+
+/// 2030-01-01T00:00:00Z: the time every test verifies at unless it says otherwise.
+pub(crate) const NOW: UnixTime = UnixTime::since_unix_epoch(Duration::from_secs(1_893_456_000));
+
+/// A certificate authority that can issue.
+pub(crate) struct Ca {
+    der: CertificateDer<'static>,
+    pem: String,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+impl Ca {
+    /// A self-signed root CA.
+    pub(crate) fn root(name: &str) -> Self {
+        let key = KeyPair::generate().unwrap();
+        let params = ca_params(name);
+        let cert = params.self_signed(&key).unwrap();
+        Self {
+            der: cert.der().clone(),
+            pem: cert.pem(),
+            issuer: Issuer::new(params, key),
+        }
+    }
+
+    /// An intermediate CA issued by this one.
+    pub(crate) fn intermediate(&self, name: &str) -> Self {
+        self.intermediate_until(name, (4096, 1, 1))
+    }
+
+    /// An intermediate CA issued by this one, valid from 2000 until `(year, month, day)`.
+    pub(crate) fn intermediate_until(&self, name: &str, (y, m, d): (i32, u8, u8)) -> Self {
+        let key = KeyPair::generate().unwrap();
+        let mut params = ca_params(name);
+        params.not_before = date_time_ymd(2000, 1, 1);
+        params.not_after = date_time_ymd(y, m, d);
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        Self {
+            der: cert.der().clone(),
+            pem: cert.pem(),
+            issuer: Issuer::new(params, key),
+        }
+    }
+
+    pub(crate) fn der(&self) -> CertificateDer<'static> {
+        self.der.clone()
+    }
+
+    pub(crate) fn pem(&self) -> &str {
+        &self.pem
+    }
+
+    pub(crate) fn policy(&self) -> TrustPolicy {
+        TrustPolicy::new(ProviderRoot::from_pem(&self.pem).unwrap())
+    }
+
+    /// Issues a leaf described by `spec`.
+    pub(crate) fn issue(&self, spec: &Leaf) -> Issued {
+        let key = KeyPair::generate().unwrap();
+        let sans: Vec<String> = spec.sans.iter().map(|s| (*s).to_owned()).collect();
+        let mut params = CertificateParams::new(sans).unwrap();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        let mut cns = spec.cns.iter();
+        if let Some(first) = cns.next() {
+            params.distinguished_name.push(DnType::CommonName, *first);
+        }
+        if let Some(second) = cns.next() {
+            // rcgen keeps one value per attribute type; a custom type with the CN OID adds a
+            // second CN attribute.
+            params
+                .distinguished_name
+                .push(DnType::CustomDnType(vec![2, 5, 4, 3]), *second);
+        }
+        params
+            .distinguished_name
+            .push(DnType::OrganizationName, "amt-trust tests");
+        if let Some((y, m, d)) = spec.not_before {
+            params.not_before = date_time_ymd(y, m, d);
+        }
+        if let Some((y, m, d)) = spec.not_after {
+            params.not_after = date_time_ymd(y, m, d);
+        }
+        params.extended_key_usages = spec.eku.clone();
+        if spec.ca {
+            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        }
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        Issued {
+            der: cert.der().clone(),
+            key: PrivatePkcs8KeyDer::from(key.serialize_der()).into(),
+        }
+    }
+}
+
+fn ca_params(name: &str) -> CertificateParams {
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    params.distinguished_name.push(DnType::CommonName, name);
+    params
+}
+
+/// What a leaf looks like. Defaults: no names, rcgen's validity (1975 to 4096), no EKU.
+#[derive(Default, Clone)]
+pub(crate) struct Leaf {
+    pub(crate) sans: Vec<&'static str>,
+    pub(crate) cns: Vec<&'static str>,
+    pub(crate) not_before: Option<(i32, u8, u8)>,
+    pub(crate) not_after: Option<(i32, u8, u8)>,
+    pub(crate) eku: Vec<ExtendedKeyUsagePurpose>,
+    pub(crate) ca: bool,
+}
+
+impl Leaf {
+    pub(crate) fn sans(sans: &[&'static str]) -> Self {
+        Self {
+            sans: sans.to_vec(),
+            eku: vec![ExtendedKeyUsagePurpose::ServerAuth],
+            ..Self::default()
+        }
+    }
+
+    pub(crate) fn cn(cn: &'static str) -> Self {
+        Self {
+            cns: vec![cn],
+            ..Self::default()
+        }
+    }
+
+    pub(crate) fn with_cn(mut self, cn: &'static str) -> Self {
+        self.cns.push(cn);
+        self
+    }
+
+    pub(crate) fn expired(mut self) -> Self {
+        self.not_before = Some((2020, 1, 1));
+        self.not_after = Some((2021, 1, 1));
+        self
+    }
+
+    pub(crate) fn not_yet_valid(mut self) -> Self {
+        self.not_before = Some((2040, 1, 1));
+        self.not_after = Some((2041, 1, 1));
+        self
+    }
+}
+
+/// An issued leaf and its key.
+pub(crate) struct Issued {
+    pub(crate) der: CertificateDer<'static>,
+    pub(crate) key: PrivateKeyDer<'static>,
+}
+
+impl Issued {
+    pub(crate) fn chain(&self) -> Vec<CertificateDer<'static>> {
+        vec![self.der.clone()]
+    }
+}
+
+pub(crate) fn host(s: &str) -> Host {
+    s.parse().unwrap()
+}
+
+/// A committed file under tests/data.
+pub(crate) fn data(name: &str) -> Vec<u8> {
+    let path = format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The first certificate of a committed PEM file.
+pub(crate) fn data_cert(name: &str) -> CertificateDer<'static> {
+    use rustls_pki_types::pem::PemObject;
+    CertificateDer::from_pem_slice(&data(name)).unwrap()
+}
+
+/// The policy trusting the committed RSA-2048 test CA.
+pub(crate) fn rsa_policy() -> TrustPolicy {
+    TrustPolicy::new(ProviderRoot::from_pem(data("rsa2048-ca.pem")).unwrap())
+}
