@@ -5,7 +5,8 @@
 //! ([`DigestSession`]). The device half issues AMT-style challenges and verifies answers
 //! ([`Verifier`]) for the simulator. Nothing here does I/O, reads a clock or draws random
 //! numbers: time and random bytes are arguments. Passwords stay in [`secrecy::SecretString`]
-//! and no `Debug` or `Display` of this crate prints one (nor a response hash).
+//! and no `Debug` or `Display` of this crate prints one, nor the response hash of an
+//! [`Authorization`] or [`DigestCredentials`].
 //!
 //! # Example: answer an Intel AMT challenge
 //!
