@@ -179,6 +179,10 @@ impl Writer {
         }
         for attribute in element.attributes() {
             out.push(' ');
+            if attribute.namespace.is_empty() && attribute.name == "xmlns" {
+                // Written as is it would be a namespace declaration, not an attribute.
+                out.push('_');
+            }
             self.write_qualified(out, &attribute.namespace, &attribute.name);
             out.push_str("=\"");
             escape_into(out, &attribute.value, true);
@@ -346,6 +350,12 @@ mod tests {
         let back = parse(text.as_bytes(), Limits::default()).unwrap();
         assert_eq!(back, root);
         assert!(text.contains("xmlns:n1="));
+    }
+
+    #[test]
+    fn an_attribute_named_xmlns_is_not_written_as_a_declaration() {
+        let root = Element::new("", "r").with_attribute(Attribute::new("", "xmlns", "urn:x"));
+        assert!(render(&CLIENT, &root).ends_with(r#" _xmlns="urn:x"/>"#));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use quick_xml::NsReader;
 use quick_xml::XmlVersion;
 use quick_xml::errors::{Error as XmlError, IllFormedError, SyntaxError};
-use quick_xml::escape::{EscapeError, resolve_predefined_entity};
+use quick_xml::escape::{EscapeError, resolve_predefined_entity, unescape};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::{PrefixDeclaration, QName, ResolveResult};
 
@@ -589,10 +589,30 @@ impl<'i> TreeBuilder<'i> {
 
 fn namespace_of(resolved: ResolveResult<'_>) -> Result<String, Error> {
     match resolved {
-        ResolveResult::Bound(namespace) => Ok(namespace.as_ref().to_owned()),
+        ResolveResult::Bound(namespace) => normalized_namespace(namespace.as_ref()),
         ResolveResult::Unbound => Ok(String::new()),
         ResolveResult::Unknown(prefix) => Err(Error::UndeclaredPrefix {
             prefix: quoted(&prefix),
+        }),
+    }
+}
+
+/// The namespace name a declaration's raw value stands for. The resolver hands back the value
+/// as written, so references and whitespace are normalised here as for any attribute value:
+/// literal whitespace becomes a space first, then references are resolved.
+fn normalized_namespace(raw: &str) -> Result<String, Error> {
+    if !raw.contains(['&', '\t', '\n', '\r']) {
+        return Ok(raw.to_owned());
+    }
+    let spaced = raw.replace("\r\n", " ").replace(['\t', '\n', '\r'], " ");
+    match unescape(&spaced) {
+        Ok(value) => Ok(value.into_owned()),
+        Err(EscapeError::UnrecognizedEntity(_, name)) => Err(Error::UnknownEntity {
+            name: quoted(&name),
+        }),
+        Err(e) => Err(Error::Malformed {
+            position: 0,
+            reason: format!("bad reference in a namespace declaration: {e}"),
         }),
     }
 }
@@ -652,6 +672,16 @@ mod tests {
         assert_eq!(a, b);
         assert!(a.is("urn:a", "r"));
         assert_eq!(a.children()[0].text(), "1");
+    }
+
+    #[test]
+    fn namespace_names_are_normalised_like_attribute_values() {
+        let e = parse_str(
+            r#"<p:r xmlns:p="urn:a&amp;b&#x9;c
+d"/>"#,
+        )
+        .unwrap();
+        assert_eq!(e.namespace(), "urn:a&b\tc d");
     }
 
     #[test]
