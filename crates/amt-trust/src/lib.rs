@@ -101,6 +101,10 @@ pub use host::Host;
 pub use names::{NameMatch, PresentedName};
 pub use policy::TrustPolicy;
 pub use root::{ProviderRoot, Sha256Fingerprint};
+/// rustls-pki-types, whose certificate, time and server-name types appear in this crate's
+/// signatures, re-exported (as rustls does) so callers need not depend on it themselves.
+pub use rustls_pki_types as pki_types;
+pub use rustls_pki_types::{CertificateDer, UnixTime};
 pub use tls::{
     ClientTlsOptions, PinnedRootVerifier, client_config, find_trust_error, trust_error_in_io,
     trust_error_in_rustls,
