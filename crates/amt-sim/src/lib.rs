@@ -1,1 +1,116 @@
-//! `amt-sim`: Simulated Intel AMT devices over HTTPS on loopback, for tests, demos and benchmarks. Built by its issue; not yet implemented.
+//! `amt-sim`: simulated Intel® AMT devices over HTTPS on loopback.
+//!
+//! Tests, the demo, benchmarks and users without hardware need a peer that behaves like a
+//! provisioned AMT device. A [`SimDevice`] is one: it serves `POST /wsman` over TLS, challenges
+//! with HTTP Digest the way AMT does, answers the WS-Management calls of power management, runs
+//! a power state machine with realistic delays, locks logins out after repeated failures, and
+//! counts everything it sees so tests can assert on the wire economy. A [`Fleet`] serves many.
+//!
+//! The simulator speaks from the same definitions as the client: requests are read and replies
+//! written by the device side of `amt-wsman`, and challenges issued and answers verified by the
+//! device side of `amt-digest`.
+//!
+//! # Example
+//!
+//! ```
+//! use amt_sim::{DeviceConfig, SimCa, SimDevice};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), amt_sim::Error> {
+//! let ca = SimCa::generate("amt-sim example CA")?;
+//! // Any free port on 127.0.0.1; AMT 16.1.25, powered on, LMS running.
+//! let device = SimDevice::start(DeviceConfig::new("P@ssw0rd").on("127.0.0.1:0".parse().unwrap()), &ca).await?;
+//! assert!(device.url().starts_with("https://127.0.0.1:"));
+//! assert!(device.realm().starts_with("Digest:"));
+//! assert!(device.ca_pem().starts_with("-----BEGIN CERTIFICATE-----"));
+//! assert_eq!(device.counters().requests, 0);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Behaviour
+//!
+//! - **TLS**: TLS 1.2 and 1.3 (rustls, ring), session resumption, no client certificate. Each
+//!   device has a leaf certificate from the simulator CA ([`SimCa`]), or a deliberately wrong one
+//!   ([`LeafSpec`]: SAN or CN-only names, other names, expired, not yet valid, foreign CA).
+//! - **HTTP**: `POST /wsman`; other paths get 404. Every response carries
+//!   `Server: Intel(R) Active Management Technology <version>`.
+//! - **Digest**: realm `Digest:<32 hex>` fixed per device, MD5, `qop="auth"` (`"auth-int, auth"`
+//!   from AMT 14), nonces expire, replays are refused; a 401 has an HTML body and
+//!   `Connection: close`. After 10 consecutive failed logins every login is refused for 5 s,
+//!   doubling up to 80 s while failures go on, forgotten after an hour without failures
+//!   ([`lockout`]); time comes from a [`SimClock`], real or manual.
+//! - **WS-Management**: Get of `CIM_AssociatedPowerManagementService`,
+//!   `CIM_PowerManagementCapabilities`, `IPS_PowerManagementService` (AMT 10+) and
+//!   `CIM_SoftwareIdentity` (by `InstanceID`); Enumerate/Pull of `CIM_SoftwareIdentity` and
+//!   `CIM_AssociatedPowerManagementService`; `RequestPowerStateChange`; Identify. Unknown
+//!   resources get `DestinationUnreachable`, unknown methods `ActionNotSupported`, wrong selectors
+//!   `InvalidSelectors`, unknown enumeration contexts `InvalidEnumerationContext`.
+//! - **Power**: `AvailableRequestedPowerStates` as devices report it (off: `[2]`; on:
+//!   `[10, 8, 5, 11]`, plus `[4, 7, 12, 14]` with LMS); unavailable transitions answer
+//!   `ReturnValue` 2, as do power off and power cycle during a redirection session; accepted
+//!   changes take effect after a delay (2 s, graceful ones 6 s) through transitional states.
+//! - **Faults** ([`FaultRule`]): latency, dropping the connection after a request, stalling,
+//!   HTTP 500, malformed XML, oversized bodies; closing keep-alive connections after N requests.
+//! - **Counters** ([`CounterSnapshot`]): TCP connections, full and resumed TLS handshakes,
+//!   requests, 401s, failed logins, lockout refusals, invokes by `PowerState` value.
+//!
+//! # How many devices one process serves
+//!
+//! A device costs one listening socket plus one socket per open client connection (AMT-style
+//! clients keep one). With the 20 000 open files this machine allows per process, one process
+//! serves about 9 000 devices that all hold a connection at once (2 descriptors each, plus a
+//! margin); split larger fleets over processes (the `amt-sim` binary's `--devices` and
+//! `--listen` make that a matter of running it twice).
+
+mod ca;
+mod clock;
+mod counters;
+mod device;
+mod fault;
+pub mod lockout;
+mod power;
+mod server;
+
+pub use ca::{LeafIssuer, LeafSpec, ServerIdentity, SimCa, Validity};
+pub use clock::SimClock;
+pub use counters::{CounterSnapshot, Counters};
+pub use device::{DEFAULT_LISTEN, DeviceConfig, MAX_REQUEST_BODY};
+pub use fault::{Fault, FaultRule, FaultTarget};
+pub use power::{PowerModel, Timing};
+pub use server::{Addressing, Fleet, SimDevice};
+
+/// What can go wrong starting a simulated device.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A certificate or key could not be generated, loaded or encoded.
+    #[error("certificate error: {detail}")]
+    Certificate {
+        /// What went wrong.
+        detail: String,
+    },
+    /// The TLS configuration was refused.
+    #[error("TLS configuration error: {0}")]
+    Tls(#[source] rustls::Error),
+    /// A file or socket operation failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The configuration cannot be carried out.
+    #[error("invalid simulator configuration: {0}")]
+    InvalidConfig(String),
+}
+
+impl Error {
+    pub(crate) fn certificate(error: rcgen::Error) -> Self {
+        Self::Certificate {
+            detail: error.to_string(),
+        }
+    }
+}

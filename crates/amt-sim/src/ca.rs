@@ -1,0 +1,263 @@
+//! The simulator's certificate authority and the device certificates it issues.
+//!
+//! A real deployment has one provider root CA that issued every workstation's TLS certificate. The
+//! simulator plays that CA: it is generated at start (or loaded from PEM files, so that a client
+//! can keep trusting one root across runs) and issues each simulated device a leaf certificate,
+//! optionally a broken one that reproduces a trust error.
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, SanType,
+};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use time::{Duration as TimeDuration, OffsetDateTime};
+
+use crate::Error;
+
+/// Which validity period a leaf certificate gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Validity {
+    /// Valid from a day ago for ten years.
+    #[default]
+    Current,
+    /// Expired: valid from sixty days ago until yesterday.
+    Expired,
+    /// Not yet valid: valid from tomorrow.
+    NotYetValid,
+}
+
+/// Who signs a leaf certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LeafIssuer {
+    /// The simulator CA, the one clients are told to trust.
+    #[default]
+    SimulatorCa,
+    /// A throwaway CA generated for this certificate alone: clients that trust the simulator CA
+    /// see a root mismatch.
+    ForeignCa,
+}
+
+/// What a device's leaf certificate says. The default names `localhost` and the listen address,
+/// as Subject Alternative Names, and is valid now, signed by the simulator CA.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LeafSpec {
+    /// The names (DNS names or IP addresses). Empty means `localhost` plus the listen IP.
+    pub names: Vec<String>,
+    /// Put the names in the subject Common Name only (the first name; AMT certificates made by
+    /// some tools carry no SAN), instead of Subject Alternative Names.
+    pub cn_only: bool,
+    /// The validity period.
+    pub validity: Validity,
+    /// Who signs it.
+    pub issuer: LeafIssuer,
+}
+
+impl LeafSpec {
+    /// A valid leaf for exactly these names, as SANs.
+    pub fn names<I, S>(names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self {
+            names: names.into_iter().map(Into::into).collect(),
+            ..Self::default()
+        }
+    }
+
+    /// The names to certify for a device listening on `ip`.
+    pub(crate) fn effective_names(&self, ip: IpAddr) -> Vec<String> {
+        if self.names.is_empty() {
+            vec!["localhost".to_owned(), ip.to_string()]
+        } else {
+            self.names.clone()
+        }
+    }
+}
+
+/// A certificate chain and its private key, ready for a TLS server.
+#[derive(Debug)]
+pub struct ServerIdentity {
+    /// Leaf first.
+    pub chain: Vec<CertificateDer<'static>>,
+    /// The leaf's private key (PKCS#8).
+    pub key: PrivateKeyDer<'static>,
+}
+
+impl Clone for ServerIdentity {
+    fn clone(&self) -> Self {
+        Self {
+            chain: self.chain.clone(),
+            key: self.key.clone_key(),
+        }
+    }
+}
+
+/// The simulator's certificate authority.
+#[derive(Debug, Clone)]
+pub struct SimCa {
+    inner: Arc<CaInner>,
+}
+
+struct CaInner {
+    issuer: Issuer<'static, KeyPair>,
+    cert_pem: String,
+}
+
+impl std::fmt::Debug for CaInner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CaInner").finish_non_exhaustive()
+    }
+}
+
+impl SimCa {
+    /// Generates a new CA (ECDSA P-256) named `common_name`.
+    pub fn generate(common_name: &str) -> Result<Self, Error> {
+        let key = KeyPair::generate().map_err(Error::certificate)?;
+        let mut params =
+            CertificateParams::new(Vec::<String>::new()).map_err(Error::certificate)?;
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, common_name);
+        params
+            .distinguished_name
+            .push(DnType::OrganizationName, "amt-sim");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let now = OffsetDateTime::now_utc();
+        params.not_before = now - TimeDuration::days(2);
+        params.not_after = now + TimeDuration::days(3650);
+        let cert = params.self_signed(&key).map_err(Error::certificate)?;
+        Ok(Self {
+            inner: Arc::new(CaInner {
+                cert_pem: cert.pem(),
+                issuer: Issuer::new(params, key),
+            }),
+        })
+    }
+
+    /// Loads a CA from its certificate and private key in PEM.
+    pub fn from_pem(cert_pem: &str, key_pem: &str) -> Result<Self, Error> {
+        let key = KeyPair::from_pem(key_pem).map_err(Error::certificate)?;
+        let issuer = Issuer::from_ca_cert_pem(cert_pem, key).map_err(Error::certificate)?;
+        Ok(Self {
+            inner: Arc::new(CaInner {
+                issuer,
+                cert_pem: cert_pem.to_owned(),
+            }),
+        })
+    }
+
+    /// Loads a CA from a certificate file and a key file (PEM).
+    pub fn from_files(cert_path: &Path, key_path: &Path) -> Result<Self, Error> {
+        let read = |path: &Path| {
+            std::fs::read_to_string(path).map_err(|source| Error::Io {
+                context: format!("reading {}", path.display()),
+                source,
+            })
+        };
+        Self::from_pem(&read(cert_path)?, &read(key_path)?)
+    }
+
+    /// The CA certificate in PEM, what clients trust.
+    pub fn cert_pem(&self) -> &str {
+        &self.inner.cert_pem
+    }
+
+    /// The CA's private key in PEM (to save the CA and load it again with [`SimCa::from_files`]).
+    pub fn key_pem(&self) -> String {
+        self.inner.issuer.key().serialize_pem()
+    }
+
+    /// Writes the CA certificate as PEM to `path`.
+    pub fn write_cert_pem(&self, path: &Path) -> Result<(), Error> {
+        std::fs::write(path, self.cert_pem()).map_err(|source| Error::Io {
+            context: format!("writing {}", path.display()),
+            source,
+        })
+    }
+
+    /// Issues a leaf certificate for a device listening on `ip`.
+    pub fn issue(&self, spec: &LeafSpec, ip: IpAddr) -> Result<ServerIdentity, Error> {
+        let names = spec.effective_names(ip);
+        let key = KeyPair::generate().map_err(Error::certificate)?;
+        let mut params =
+            CertificateParams::new(Vec::<String>::new()).map_err(Error::certificate)?;
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        if spec.cn_only {
+            let cn = names.first().map_or("amt-sim device", String::as_str);
+            params.distinguished_name.push(DnType::CommonName, cn);
+        } else {
+            params
+                .distinguished_name
+                .push(DnType::CommonName, "Intel(R) AMT (amt-sim)");
+            params.subject_alt_names = names
+                .iter()
+                .map(|name| match name.parse::<IpAddr>() {
+                    Ok(ip) => Ok(SanType::IpAddress(ip)),
+                    Err(_) => name.clone().try_into().map(SanType::DnsName),
+                })
+                .collect::<Result<_, _>>()
+                .map_err(Error::certificate)?;
+        }
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyEncipherment,
+        ];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        params.use_authority_key_identifier_extension = true;
+        let now = OffsetDateTime::now_utc();
+        (params.not_before, params.not_after) = match spec.validity {
+            Validity::Current => (now - TimeDuration::days(1), now + TimeDuration::days(3650)),
+            Validity::Expired => (now - TimeDuration::days(60), now - TimeDuration::days(1)),
+            Validity::NotYetValid => (now + TimeDuration::days(1), now + TimeDuration::days(365)),
+        };
+        let cert = match spec.issuer {
+            LeafIssuer::SimulatorCa => params.signed_by(&key, &self.inner.issuer),
+            LeafIssuer::ForeignCa => {
+                let foreign = Self::generate("amt-sim foreign CA (not trusted)")?;
+                params.signed_by(&key, &foreign.inner.issuer)
+            }
+        }
+        .map_err(Error::certificate)?;
+        Ok(ServerIdentity {
+            chain: vec![cert.der().clone()],
+            key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_saved_ca_loads_again_and_issues_leaves() {
+        let ca = SimCa::generate("test CA").unwrap();
+        let loaded = SimCa::from_pem(ca.cert_pem(), &ca.key_pem()).unwrap();
+        assert_eq!(loaded.cert_pem(), ca.cert_pem());
+        let leaf = loaded
+            .issue(&LeafSpec::default(), "127.0.0.1".parse().unwrap())
+            .unwrap();
+        assert_eq!(leaf.chain.len(), 1);
+    }
+
+    #[test]
+    fn garbage_pem_is_an_error() {
+        assert!(SimCa::from_pem("not a certificate", "not a key").is_err());
+    }
+
+    #[test]
+    fn default_names_are_localhost_and_the_listen_ip() {
+        let names = LeafSpec::default().effective_names("127.0.0.7".parse().unwrap());
+        assert_eq!(names, ["localhost", "127.0.0.7"]);
+        let names = LeafSpec::names(["amt.example"]).effective_names("127.0.0.7".parse().unwrap());
+        assert_eq!(names, ["amt.example"]);
+    }
+}
