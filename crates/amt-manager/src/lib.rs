@@ -1,1 +1,5 @@
-//! `amt-manager`: Power-manage Intel AMT workstations: inventory, credential vault, power operations with cooldown, bulk runs. Built by its issue; not yet implemented.
+//! `amt-manager`: power-manage Intel AMT workstations. (Being written for issue 8.)
+
+pub mod model;
+pub mod store;
+pub mod vault;

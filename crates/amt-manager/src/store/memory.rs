@@ -1,0 +1,402 @@
+//! An inventory in memory, for tests and short-lived tools.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use super::{Record, Store, StoreError, StoredCredentials};
+use crate::model::{
+    Deployment, DeploymentId, Name, NewWorkstation, Pool, PoolId, Workstation, WorkstationId,
+    WorkstationSettings, device_key,
+};
+use crate::vault::SealedSecret;
+
+/// An inventory that lives as long as the value. Same rules as [`super::SqliteStore`].
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    next_id: i64,
+    deployments: BTreeMap<i64, Deployment>,
+    workstations: BTreeMap<i64, Workstation>,
+    credentials: BTreeMap<i64, StoredCredentials>,
+    pools: BTreeMap<i64, (Name, BTreeSet<i64>)>,
+    power_sends: HashMap<String, u64>,
+}
+
+impl Inner {
+    fn next_id(&mut self) -> i64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    fn workstation_mut(&mut self, id: WorkstationId) -> Result<&mut Workstation, StoreError> {
+        self.workstations
+            .get_mut(&id.0)
+            .ok_or_else(|| not_found(Record::Workstation, id))
+    }
+
+    fn pool(&self, id: i64) -> Option<Pool> {
+        let (name, members) = self.pools.get(&id)?;
+        let mut members: Vec<&Workstation> = members
+            .iter()
+            .filter_map(|m| self.workstations.get(m))
+            .collect();
+        members.sort_by(|a, b| a.name.cmp(&b.name));
+        Some(Pool {
+            id: PoolId(id),
+            name: name.clone(),
+            members: members.iter().map(|w| w.id).collect(),
+        })
+    }
+}
+
+fn not_found(record: Record, name: impl ToString) -> StoreError {
+    StoreError::NotFound {
+        record,
+        name: name.to_string(),
+    }
+}
+
+impl MemoryStore {
+    /// An empty inventory.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn by_name<T: Clone>(items: impl Iterator<Item = T>, key: impl Fn(&T) -> &Name) -> Vec<T> {
+    let mut items: Vec<T> = items.collect();
+    items.sort_by(|a, b| key(a).cmp(key(b)));
+    items
+}
+
+impl Store for MemoryStore {
+    fn insert_deployment(&self, name: &Name, pem: &str) -> Result<Deployment, StoreError> {
+        let mut inner = self.lock();
+        if inner.deployments.values().any(|d| &d.name == name) {
+            return Err(StoreError::Duplicate {
+                record: Record::Deployment,
+                name: name.to_string(),
+            });
+        }
+        let id = inner.next_id();
+        let deployment = Deployment {
+            id: DeploymentId(id),
+            name: name.clone(),
+            provider_root_pem: pem.to_owned(),
+        };
+        inner.deployments.insert(id, deployment.clone());
+        Ok(deployment)
+    }
+
+    fn deployments(&self) -> Result<Vec<Deployment>, StoreError> {
+        Ok(by_name(self.lock().deployments.values().cloned(), |d| {
+            &d.name
+        }))
+    }
+
+    fn deployment(&self, id: DeploymentId) -> Result<Deployment, StoreError> {
+        self.lock()
+            .deployments
+            .get(&id.0)
+            .cloned()
+            .ok_or_else(|| not_found(Record::Deployment, id))
+    }
+
+    fn deployment_by_name(&self, name: &str) -> Result<Deployment, StoreError> {
+        self.lock()
+            .deployments
+            .values()
+            .find(|d| d.name.as_str() == name)
+            .cloned()
+            .ok_or_else(|| not_found(Record::Deployment, name))
+    }
+
+    fn set_provider_root(&self, id: DeploymentId, pem: &str) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        let deployment = inner
+            .deployments
+            .get_mut(&id.0)
+            .ok_or_else(|| not_found(Record::Deployment, id))?;
+        deployment.provider_root_pem = pem.to_owned();
+        Ok(())
+    }
+
+    fn delete_deployment(&self, id: DeploymentId) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        let deployment = inner
+            .deployments
+            .get(&id.0)
+            .ok_or_else(|| not_found(Record::Deployment, id))?;
+        let members = inner
+            .workstations
+            .values()
+            .filter(|w| w.deployment == id)
+            .count();
+        if members > 0 {
+            return Err(StoreError::InUse {
+                record: Record::Deployment,
+                name: deployment.name.to_string(),
+                dependents: format!("{members} workstation(s)"),
+            });
+        }
+        inner.deployments.remove(&id.0);
+        Ok(())
+    }
+
+    fn insert_workstation(&self, new: &NewWorkstation) -> Result<Workstation, StoreError> {
+        let mut inner = self.lock();
+        if !inner.deployments.contains_key(&new.deployment.0) {
+            return Err(not_found(Record::Deployment, new.deployment));
+        }
+        if inner.workstations.values().any(|w| w.name == new.name) {
+            return Err(StoreError::Duplicate {
+                record: Record::Workstation,
+                name: new.name.to_string(),
+            });
+        }
+        if inner
+            .workstations
+            .values()
+            .any(|w| w.host == new.host && w.port == new.port)
+        {
+            return Err(StoreError::Duplicate {
+                record: Record::Workstation,
+                name: device_key(&new.host, new.port),
+            });
+        }
+        let id = inner.next_id();
+        let workstation = Workstation {
+            id: WorkstationId(id),
+            deployment: new.deployment,
+            name: new.name.clone(),
+            host: new.host.clone(),
+            port: new.port,
+            managed: false,
+            allow_legacy_tls: new.allow_legacy_tls,
+            username: None,
+            amt_version: None,
+        };
+        inner.workstations.insert(id, workstation.clone());
+        Ok(workstation)
+    }
+
+    fn workstations(&self) -> Result<Vec<Workstation>, StoreError> {
+        Ok(by_name(self.lock().workstations.values().cloned(), |w| {
+            &w.name
+        }))
+    }
+
+    fn workstation(&self, id: WorkstationId) -> Result<Workstation, StoreError> {
+        self.lock()
+            .workstations
+            .get(&id.0)
+            .cloned()
+            .ok_or_else(|| not_found(Record::Workstation, id))
+    }
+
+    fn workstation_by_name(&self, name: &str) -> Result<Workstation, StoreError> {
+        self.lock()
+            .workstations
+            .values()
+            .find(|w| w.name.as_str() == name)
+            .cloned()
+            .ok_or_else(|| not_found(Record::Workstation, name))
+    }
+
+    fn update_workstation(
+        &self,
+        id: WorkstationId,
+        settings: &WorkstationSettings,
+    ) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        let clash = inner.workstations.values().any(|w| {
+            w.id != id
+                && (w.name == settings.name || (w.host == settings.host && w.port == settings.port))
+        });
+        if clash {
+            return Err(StoreError::Duplicate {
+                record: Record::Workstation,
+                name: settings.name.to_string(),
+            });
+        }
+        let workstation = inner.workstation_mut(id)?;
+        workstation.name = settings.name.clone();
+        workstation.host = settings.host.clone();
+        workstation.port = settings.port;
+        workstation.managed = settings.managed;
+        workstation.allow_legacy_tls = settings.allow_legacy_tls;
+        Ok(())
+    }
+
+    fn delete_workstation(&self, id: WorkstationId) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        inner
+            .workstations
+            .remove(&id.0)
+            .ok_or_else(|| not_found(Record::Workstation, id))?;
+        inner.credentials.remove(&id.0);
+        for (_, members) in inner.pools.values_mut() {
+            members.remove(&id.0);
+        }
+        Ok(())
+    }
+
+    fn set_amt_version(&self, id: WorkstationId, version: Option<&str>) -> Result<(), StoreError> {
+        self.lock().workstation_mut(id)?.amt_version = version.and_then(|v| v.parse().ok());
+        Ok(())
+    }
+
+    fn set_credentials(
+        &self,
+        id: WorkstationId,
+        credentials: &StoredCredentials,
+    ) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        inner.workstation_mut(id)?.username = Some(credentials.username.clone());
+        inner.credentials.insert(id.0, credentials.clone());
+        Ok(())
+    }
+
+    fn credentials(&self, id: WorkstationId) -> Result<Option<StoredCredentials>, StoreError> {
+        Ok(self.lock().credentials.get(&id.0).cloned())
+    }
+
+    fn clear_credentials(&self, id: WorkstationId) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        let workstation = inner.workstation_mut(id)?;
+        workstation.username = None;
+        workstation.managed = false;
+        inner.credentials.remove(&id.0);
+        Ok(())
+    }
+
+    fn all_credentials(&self) -> Result<Vec<(WorkstationId, StoredCredentials)>, StoreError> {
+        Ok(self
+            .lock()
+            .credentials
+            .iter()
+            .map(|(id, c)| (WorkstationId(*id), c.clone()))
+            .collect())
+    }
+
+    fn reseal_credentials(
+        &self,
+        sealed: &[(WorkstationId, SealedSecret)],
+    ) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        if let Some((missing, _)) = sealed
+            .iter()
+            .find(|(id, _)| !inner.credentials.contains_key(&id.0))
+        {
+            return Err(not_found(Record::Workstation, missing));
+        }
+        for (id, secret) in sealed {
+            if let Some(stored) = inner.credentials.get_mut(&id.0) {
+                stored.sealed = secret.clone();
+            }
+        }
+        Ok(())
+    }
+
+    fn insert_pool(&self, name: &Name) -> Result<Pool, StoreError> {
+        let mut inner = self.lock();
+        if inner.pools.values().any(|(n, _)| n == name) {
+            return Err(StoreError::Duplicate {
+                record: Record::Pool,
+                name: name.to_string(),
+            });
+        }
+        let id = inner.next_id();
+        inner.pools.insert(id, (name.clone(), BTreeSet::new()));
+        Ok(Pool {
+            id: PoolId(id),
+            name: name.clone(),
+            members: Vec::new(),
+        })
+    }
+
+    fn pools(&self) -> Result<Vec<Pool>, StoreError> {
+        let inner = self.lock();
+        Ok(by_name(
+            inner.pools.keys().filter_map(|id| inner.pool(*id)),
+            |p| &p.name,
+        ))
+    }
+
+    fn pool_by_name(&self, name: &str) -> Result<Pool, StoreError> {
+        let inner = self.lock();
+        inner
+            .pools
+            .iter()
+            .find(|(_, (n, _))| n.as_str() == name)
+            .and_then(|(id, _)| inner.pool(*id))
+            .ok_or_else(|| not_found(Record::Pool, name))
+    }
+
+    fn add_pool_member(&self, pool: PoolId, workstation: WorkstationId) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        if !inner.workstations.contains_key(&workstation.0) {
+            return Err(not_found(Record::Workstation, workstation));
+        }
+        let (_, members) = inner
+            .pools
+            .get_mut(&pool.0)
+            .ok_or_else(|| not_found(Record::Pool, pool))?;
+        members.insert(workstation.0);
+        Ok(())
+    }
+
+    fn remove_pool_member(
+        &self,
+        pool: PoolId,
+        workstation: WorkstationId,
+    ) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        let (_, members) = inner
+            .pools
+            .get_mut(&pool.0)
+            .ok_or_else(|| not_found(Record::Pool, pool))?;
+        if members.remove(&workstation.0) {
+            Ok(())
+        } else {
+            Err(not_found(Record::Workstation, workstation))
+        }
+    }
+
+    fn delete_pool(&self, pool: PoolId) -> Result<(), StoreError> {
+        self.lock()
+            .pools
+            .remove(&pool.0)
+            .map(|_| ())
+            .ok_or_else(|| not_found(Record::Pool, pool))
+    }
+
+    fn record_power_send(&self, device_key: &str, at_unix_ms: u64) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        let slot = inner
+            .power_sends
+            .entry(device_key.to_owned())
+            .or_insert(at_unix_ms);
+        *slot = (*slot).max(at_unix_ms);
+        Ok(())
+    }
+
+    fn last_power_send(&self, device_key: &str) -> Result<Option<u64>, StoreError> {
+        Ok(self.lock().power_sends.get(device_key).copied())
+    }
+
+    fn prune_power_sends(&self, before_unix_ms: u64) -> Result<usize, StoreError> {
+        let mut inner = self.lock();
+        let before = inner.power_sends.len();
+        inner.power_sends.retain(|_, at| *at >= before_unix_ms);
+        Ok(before - inner.power_sends.len())
+    }
+}

@@ -1,0 +1,172 @@
+//! The inventory: where deployments, workstations, pools, sealed credentials and power-operation
+//! send times live.
+//!
+//! [`Store`] is the interface; [`SqliteStore`] (one file, WAL, foreign keys, migrations) is the
+//! embedded default and [`MemoryStore`] serves tests and short-lived tools. An embedding
+//! application may bring its own.
+
+mod memory;
+mod sqlite;
+
+pub use memory::MemoryStore;
+pub use sqlite::SqliteStore;
+
+use crate::model::{
+    Deployment, DeploymentId, Name, NewWorkstation, Pool, PoolId, Workstation, WorkstationId,
+    WorkstationSettings,
+};
+use crate::vault::SealedSecret;
+
+/// What kind of record an inventory error is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Record {
+    /// A deployment.
+    Deployment,
+    /// A workstation.
+    Workstation,
+    /// A pool.
+    Pool,
+}
+
+impl std::fmt::Display for Record {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Deployment => "Deployment",
+            Self::Workstation => "Workstation",
+            Self::Pool => "Pool",
+        })
+    }
+}
+
+/// What went wrong in the inventory.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// A record with this name (or, for workstations, this host and port) exists already.
+    #[error("{record} \"{name}\" already exists")]
+    Duplicate {
+        /// The kind of record.
+        record: Record,
+        /// The clashing name (or `host:port`).
+        name: String,
+    },
+    /// No record has this name or id.
+    #[error("{record} \"{name}\" does not exist")]
+    NotFound {
+        /// The kind of record.
+        record: Record,
+        /// The name or id looked for.
+        name: String,
+    },
+    /// The record is still used by others (a deployment with workstations).
+    #[error("{record} \"{name}\" still has {dependents}; remove them first")]
+    InUse {
+        /// The kind of record.
+        record: Record,
+        /// Its name.
+        name: String,
+        /// What still depends on it.
+        dependents: String,
+    },
+    /// The database failed or holds data this version cannot read.
+    #[error("the inventory database failed: {detail}")]
+    Database {
+        /// What happened (never contains credentials).
+        detail: String,
+    },
+}
+
+/// Credentials as stored: the user name in clear, the password sealed by the vault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCredentials {
+    /// The digest user name.
+    pub username: String,
+    /// The sealed password.
+    pub sealed: SealedSecret,
+}
+
+/// The inventory interface. Implementations must be safe to share between threads; each method
+/// is one atomic change or read.
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Adds a deployment.
+    fn insert_deployment(
+        &self,
+        name: &Name,
+        provider_root_pem: &str,
+    ) -> Result<Deployment, StoreError>;
+    /// Every deployment, by name.
+    fn deployments(&self) -> Result<Vec<Deployment>, StoreError>;
+    /// The deployment with this id.
+    fn deployment(&self, id: DeploymentId) -> Result<Deployment, StoreError>;
+    /// The deployment with this name.
+    fn deployment_by_name(&self, name: &str) -> Result<Deployment, StoreError>;
+    /// Replaces a deployment's provider root.
+    fn set_provider_root(
+        &self,
+        id: DeploymentId,
+        provider_root_pem: &str,
+    ) -> Result<(), StoreError>;
+    /// Removes a deployment that has no workstations.
+    fn delete_deployment(&self, id: DeploymentId) -> Result<(), StoreError>;
+
+    /// Adds a workstation (not managed, no credentials).
+    fn insert_workstation(&self, new: &NewWorkstation) -> Result<Workstation, StoreError>;
+    /// Every workstation, by name.
+    fn workstations(&self) -> Result<Vec<Workstation>, StoreError>;
+    /// The workstation with this id.
+    fn workstation(&self, id: WorkstationId) -> Result<Workstation, StoreError>;
+    /// The workstation with this name.
+    fn workstation_by_name(&self, name: &str) -> Result<Workstation, StoreError>;
+    /// Changes a workstation's settings.
+    fn update_workstation(
+        &self,
+        id: WorkstationId,
+        settings: &WorkstationSettings,
+    ) -> Result<(), StoreError>;
+    /// Removes a workstation, its credentials and its pool memberships.
+    fn delete_workstation(&self, id: WorkstationId) -> Result<(), StoreError>;
+    /// Records the AMT version read from a workstation.
+    fn set_amt_version(&self, id: WorkstationId, version: Option<&str>) -> Result<(), StoreError>;
+
+    /// Stores (replaces) a workstation's credentials.
+    fn set_credentials(
+        &self,
+        id: WorkstationId,
+        credentials: &StoredCredentials,
+    ) -> Result<(), StoreError>;
+    /// A workstation's credentials, if any.
+    fn credentials(&self, id: WorkstationId) -> Result<Option<StoredCredentials>, StoreError>;
+    /// Removes a workstation's credentials (and turns management off).
+    fn clear_credentials(&self, id: WorkstationId) -> Result<(), StoreError>;
+    /// Every stored credential, for key rotation.
+    fn all_credentials(&self) -> Result<Vec<(WorkstationId, StoredCredentials)>, StoreError>;
+    /// Replaces the sealed passwords of these workstations in one transaction (key rotation).
+    fn reseal_credentials(
+        &self,
+        sealed: &[(WorkstationId, SealedSecret)],
+    ) -> Result<(), StoreError>;
+
+    /// Adds an empty pool.
+    fn insert_pool(&self, name: &Name) -> Result<Pool, StoreError>;
+    /// Every pool, by name.
+    fn pools(&self) -> Result<Vec<Pool>, StoreError>;
+    /// The pool with this name.
+    fn pool_by_name(&self, name: &str) -> Result<Pool, StoreError>;
+    /// Adds a workstation to a pool (no effect if it is a member already).
+    fn add_pool_member(&self, pool: PoolId, workstation: WorkstationId) -> Result<(), StoreError>;
+    /// Removes a workstation from a pool.
+    fn remove_pool_member(
+        &self,
+        pool: PoolId,
+        workstation: WorkstationId,
+    ) -> Result<(), StoreError>;
+    /// Removes a pool (not its workstations).
+    fn delete_pool(&self, pool: PoolId) -> Result<(), StoreError>;
+
+    /// Records that a power-change request was sent to the device `device_key` at `at_unix_ms`.
+    fn record_power_send(&self, device_key: &str, at_unix_ms: u64) -> Result<(), StoreError>;
+    /// The last recorded send to `device_key`.
+    fn last_power_send(&self, device_key: &str) -> Result<Option<u64>, StoreError>;
+    /// Forgets sends recorded before `before_unix_ms`; returns how many.
+    fn prune_power_sends(&self, before_unix_ms: u64) -> Result<usize, StoreError>;
+}

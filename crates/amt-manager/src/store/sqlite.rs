@@ -1,0 +1,690 @@
+//! The embedded inventory: one SQLite file.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use amt_trust::Host;
+use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, params};
+
+use super::{Record, Store, StoreError, StoredCredentials};
+use crate::model::{
+    Deployment, DeploymentId, Name, NewWorkstation, Pool, PoolId, Workstation, WorkstationId,
+    WorkstationSettings,
+};
+use crate::vault::SealedSecret;
+
+/// The schema, one migration per entry; `PRAGMA user_version` counts those applied.
+const MIGRATIONS: &[&str] = &[
+    // 1: the first schema.
+    "CREATE TABLE deployments (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        provider_root_pem TEXT NOT NULL
+    );
+    CREATE TABLE workstations (
+        id INTEGER PRIMARY KEY,
+        deployment_id INTEGER NOT NULL REFERENCES deployments(id) ON DELETE RESTRICT,
+        name TEXT NOT NULL UNIQUE,
+        host TEXT NOT NULL,
+        port INTEGER NOT NULL CHECK (port BETWEEN 1 AND 65535),
+        managed INTEGER NOT NULL DEFAULT 0,
+        allow_legacy_tls INTEGER NOT NULL DEFAULT 0,
+        amt_version TEXT,
+        UNIQUE (host, port)
+    );
+    CREATE TABLE credentials (
+        workstation_id INTEGER PRIMARY KEY REFERENCES workstations(id) ON DELETE CASCADE,
+        username TEXT NOT NULL,
+        sealed_password BLOB NOT NULL
+    );
+    CREATE TABLE pools (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE
+    );
+    CREATE TABLE pool_members (
+        pool_id INTEGER NOT NULL REFERENCES pools(id) ON DELETE CASCADE,
+        workstation_id INTEGER NOT NULL REFERENCES workstations(id) ON DELETE CASCADE,
+        PRIMARY KEY (pool_id, workstation_id)
+    );
+    CREATE TABLE power_sends (
+        device_key TEXT PRIMARY KEY,
+        sent_at_unix_ms INTEGER NOT NULL
+    );",
+];
+
+/// The inventory in one SQLite file (WAL journal, foreign keys on, schema migrations applied on
+/// open). Safe to share between threads; several processes may open the same file.
+#[derive(Debug)]
+pub struct SqliteStore {
+    connection: Mutex<Connection>,
+}
+
+fn database(error: rusqlite::Error) -> StoreError {
+    StoreError::Database {
+        detail: error.to_string(),
+    }
+}
+
+fn is_unique_violation(error: &rusqlite::Error) -> bool {
+    matches!(error, rusqlite::Error::SqliteFailure(e, _) if e.code == ErrorCode::ConstraintViolation)
+}
+
+fn not_found(record: Record, name: impl ToString) -> StoreError {
+    StoreError::NotFound {
+        record,
+        name: name.to_string(),
+    }
+}
+
+/// Reads text stored by this module back into a model value; a failure means someone else
+/// edited the file.
+fn corrupt(what: &str, detail: impl std::fmt::Display) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        0,
+        rusqlite::types::Type::Text,
+        format!("stored {what} is invalid: {detail}").into(),
+    )
+}
+
+const WORKSTATION_COLUMNS: &str = "w.id, w.deployment_id, w.name, w.host, w.port, w.managed, \
+     w.allow_legacy_tls, w.amt_version, c.username";
+const WORKSTATION_FROM: &str =
+    "FROM workstations w LEFT JOIN credentials c ON c.workstation_id = w.id";
+
+fn workstation_row(row: &Row<'_>) -> rusqlite::Result<Workstation> {
+    let name: String = row.get(2)?;
+    let host: String = row.get(3)?;
+    let port: i64 = row.get(4)?;
+    let version: Option<String> = row.get(7)?;
+    Ok(Workstation {
+        id: WorkstationId(row.get(0)?),
+        deployment: DeploymentId(row.get(1)?),
+        name: Name::parse(&name).map_err(|e| corrupt("name", e))?,
+        host: Host::parse(&host).map_err(|e| corrupt("host", e))?,
+        port: u16::try_from(port).map_err(|e| corrupt("port", e))?,
+        managed: row.get(5)?,
+        allow_legacy_tls: row.get(6)?,
+        amt_version: version.and_then(|v| v.parse().ok()),
+        username: row.get(8)?,
+    })
+}
+
+fn deployment_row(row: &Row<'_>) -> rusqlite::Result<Deployment> {
+    let name: String = row.get(1)?;
+    Ok(Deployment {
+        id: DeploymentId(row.get(0)?),
+        name: Name::parse(&name).map_err(|e| corrupt("name", e))?,
+        provider_root_pem: row.get(2)?,
+    })
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the inventory at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| StoreError::Database {
+                detail: format!("creating {}: {e}", parent.display()),
+            })?;
+        }
+        let connection = Connection::open(path).map_err(database)?;
+        #[cfg(unix)]
+        restrict_permissions(path);
+        Self::with_connection(connection, true)
+    }
+
+    /// A private in-memory SQLite inventory (tests).
+    pub fn open_in_memory() -> Result<Self, StoreError> {
+        Self::with_connection(Connection::open_in_memory().map_err(database)?, false)
+    }
+
+    fn with_connection(mut connection: Connection, wal: bool) -> Result<Self, StoreError> {
+        connection
+            .busy_timeout(Duration::from_secs(5))
+            .map_err(database)?;
+        if wal {
+            connection
+                .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))
+                .map_err(database)?;
+            connection
+                .pragma_update(None, "synchronous", "NORMAL")
+                .map_err(database)?;
+        }
+        connection
+            .pragma_update(None, "foreign_keys", "ON")
+            .map_err(database)?;
+        Self::migrate(&mut connection)?;
+        Ok(Self {
+            connection: Mutex::new(connection),
+        })
+    }
+
+    fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
+        let transaction = connection
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(database)?;
+        let applied: i64 = transaction
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(database)?;
+        let known = MIGRATIONS.len() as i64;
+        if applied > known {
+            return Err(StoreError::Database {
+                detail: format!(
+                    "the inventory has schema version {applied}, newer than this program's {known}; \
+                     use a newer amt-manager"
+                ),
+            });
+        }
+        for (index, migration) in MIGRATIONS.iter().enumerate().skip(applied.max(0) as usize) {
+            transaction.execute_batch(migration).map_err(database)?;
+            transaction
+                .pragma_update(None, "user_version", index as i64 + 1)
+                .map_err(database)?;
+        }
+        transaction.commit().map_err(database)
+    }
+
+    /// The schema version of the open file.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        self.lock()
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(database)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        self.connection
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn pool_members(
+        connection: &Connection,
+        pool: PoolId,
+    ) -> Result<Vec<WorkstationId>, StoreError> {
+        let mut statement = connection
+            .prepare_cached(
+                "SELECT m.workstation_id FROM pool_members m JOIN workstations w \
+                 ON w.id = m.workstation_id WHERE m.pool_id = ?1 ORDER BY w.name",
+            )
+            .map_err(database)?;
+        let rows = statement
+            .query_map([pool.0], |row| Ok(WorkstationId(row.get(0)?)))
+            .map_err(database)?;
+        rows.collect::<Result<_, _>>().map_err(database)
+    }
+
+    fn changed(rows: usize, record: Record, name: impl ToString) -> Result<(), StoreError> {
+        if rows == 0 {
+            Err(not_found(record, name))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[cfg(unix)]
+fn restrict_permissions(path: &Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    // The file holds no clear passwords, but host names and user names are nobody else's business.
+    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+}
+
+impl Store for SqliteStore {
+    fn insert_deployment(&self, name: &Name, pem: &str) -> Result<Deployment, StoreError> {
+        let connection = self.lock();
+        match connection.execute(
+            "INSERT INTO deployments (name, provider_root_pem) VALUES (?1, ?2)",
+            params![name.as_str(), pem],
+        ) {
+            Ok(_) => Ok(Deployment {
+                id: DeploymentId(connection.last_insert_rowid()),
+                name: name.clone(),
+                provider_root_pem: pem.to_owned(),
+            }),
+            Err(e) if is_unique_violation(&e) => Err(StoreError::Duplicate {
+                record: Record::Deployment,
+                name: name.to_string(),
+            }),
+            Err(e) => Err(database(e)),
+        }
+    }
+
+    fn deployments(&self) -> Result<Vec<Deployment>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection
+            .prepare_cached("SELECT id, name, provider_root_pem FROM deployments ORDER BY name")
+            .map_err(database)?;
+        let rows = statement.query_map([], deployment_row).map_err(database)?;
+        rows.collect::<Result<_, _>>().map_err(database)
+    }
+
+    fn deployment(&self, id: DeploymentId) -> Result<Deployment, StoreError> {
+        self.lock()
+            .query_row(
+                "SELECT id, name, provider_root_pem FROM deployments WHERE id = ?1",
+                [id.0],
+                deployment_row,
+            )
+            .optional()
+            .map_err(database)?
+            .ok_or_else(|| not_found(Record::Deployment, id))
+    }
+
+    fn deployment_by_name(&self, name: &str) -> Result<Deployment, StoreError> {
+        self.lock()
+            .query_row(
+                "SELECT id, name, provider_root_pem FROM deployments WHERE name = ?1",
+                [name],
+                deployment_row,
+            )
+            .optional()
+            .map_err(database)?
+            .ok_or_else(|| not_found(Record::Deployment, name))
+    }
+
+    fn set_provider_root(&self, id: DeploymentId, pem: &str) -> Result<(), StoreError> {
+        let rows = self
+            .lock()
+            .execute(
+                "UPDATE deployments SET provider_root_pem = ?2 WHERE id = ?1",
+                params![id.0, pem],
+            )
+            .map_err(database)?;
+        Self::changed(rows, Record::Deployment, id)
+    }
+
+    fn delete_deployment(&self, id: DeploymentId) -> Result<(), StoreError> {
+        let connection = self.lock();
+        let (name, members): (String, i64) = connection
+            .query_row(
+                "SELECT d.name, (SELECT COUNT(*) FROM workstations w WHERE w.deployment_id = d.id) \
+                 FROM deployments d WHERE d.id = ?1",
+                [id.0],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()
+            .map_err(database)?
+            .ok_or_else(|| not_found(Record::Deployment, id))?;
+        if members > 0 {
+            return Err(StoreError::InUse {
+                record: Record::Deployment,
+                name,
+                dependents: format!("{members} workstation(s)"),
+            });
+        }
+        connection
+            .execute("DELETE FROM deployments WHERE id = ?1", [id.0])
+            .map_err(database)?;
+        Ok(())
+    }
+
+    fn insert_workstation(&self, new: &NewWorkstation) -> Result<Workstation, StoreError> {
+        let connection = self.lock();
+        let exists: bool = connection
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM deployments WHERE id = ?1)",
+                [new.deployment.0],
+                |r| r.get(0),
+            )
+            .map_err(database)?;
+        if !exists {
+            return Err(not_found(Record::Deployment, new.deployment));
+        }
+        let result = connection.execute(
+            "INSERT INTO workstations (deployment_id, name, host, port, allow_legacy_tls) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                new.deployment.0,
+                new.name.as_str(),
+                new.host.to_string(),
+                new.port,
+                new.allow_legacy_tls
+            ],
+        );
+        match result {
+            Ok(_) => Ok(Workstation {
+                id: WorkstationId(connection.last_insert_rowid()),
+                deployment: new.deployment,
+                name: new.name.clone(),
+                host: new.host.clone(),
+                port: new.port,
+                managed: false,
+                allow_legacy_tls: new.allow_legacy_tls,
+                username: None,
+                amt_version: None,
+            }),
+            Err(e) if is_unique_violation(&e) => {
+                let name_taken: bool = connection
+                    .query_row(
+                        "SELECT EXISTS (SELECT 1 FROM workstations WHERE name = ?1)",
+                        [new.name.as_str()],
+                        |r| r.get(0),
+                    )
+                    .map_err(database)?;
+                let name = if name_taken {
+                    new.name.to_string()
+                } else {
+                    crate::model::device_key(&new.host, new.port)
+                };
+                Err(StoreError::Duplicate {
+                    record: Record::Workstation,
+                    name,
+                })
+            }
+            Err(e) => Err(database(e)),
+        }
+    }
+
+    fn workstations(&self) -> Result<Vec<Workstation>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection
+            .prepare_cached(&format!(
+                "SELECT {WORKSTATION_COLUMNS} {WORKSTATION_FROM} ORDER BY w.name"
+            ))
+            .map_err(database)?;
+        let rows = statement.query_map([], workstation_row).map_err(database)?;
+        rows.collect::<Result<_, _>>().map_err(database)
+    }
+
+    fn workstation(&self, id: WorkstationId) -> Result<Workstation, StoreError> {
+        self.lock()
+            .query_row(
+                &format!("SELECT {WORKSTATION_COLUMNS} {WORKSTATION_FROM} WHERE w.id = ?1"),
+                [id.0],
+                workstation_row,
+            )
+            .optional()
+            .map_err(database)?
+            .ok_or_else(|| not_found(Record::Workstation, id))
+    }
+
+    fn workstation_by_name(&self, name: &str) -> Result<Workstation, StoreError> {
+        self.lock()
+            .query_row(
+                &format!("SELECT {WORKSTATION_COLUMNS} {WORKSTATION_FROM} WHERE w.name = ?1"),
+                [name],
+                workstation_row,
+            )
+            .optional()
+            .map_err(database)?
+            .ok_or_else(|| not_found(Record::Workstation, name))
+    }
+
+    fn update_workstation(
+        &self,
+        id: WorkstationId,
+        settings: &WorkstationSettings,
+    ) -> Result<(), StoreError> {
+        let result = self.lock().execute(
+            "UPDATE workstations SET name = ?2, host = ?3, port = ?4, managed = ?5, \
+             allow_legacy_tls = ?6 WHERE id = ?1",
+            params![
+                id.0,
+                settings.name.as_str(),
+                settings.host.to_string(),
+                settings.port,
+                settings.managed,
+                settings.allow_legacy_tls
+            ],
+        );
+        match result {
+            Ok(rows) => Self::changed(rows, Record::Workstation, id),
+            Err(e) if is_unique_violation(&e) => Err(StoreError::Duplicate {
+                record: Record::Workstation,
+                name: settings.name.to_string(),
+            }),
+            Err(e) => Err(database(e)),
+        }
+    }
+
+    fn delete_workstation(&self, id: WorkstationId) -> Result<(), StoreError> {
+        let rows = self
+            .lock()
+            .execute("DELETE FROM workstations WHERE id = ?1", [id.0])
+            .map_err(database)?;
+        Self::changed(rows, Record::Workstation, id)
+    }
+
+    fn set_amt_version(&self, id: WorkstationId, version: Option<&str>) -> Result<(), StoreError> {
+        let rows = self
+            .lock()
+            .execute(
+                "UPDATE workstations SET amt_version = ?2 WHERE id = ?1",
+                params![id.0, version],
+            )
+            .map_err(database)?;
+        Self::changed(rows, Record::Workstation, id)
+    }
+
+    fn set_credentials(
+        &self,
+        id: WorkstationId,
+        credentials: &StoredCredentials,
+    ) -> Result<(), StoreError> {
+        let connection = self.lock();
+        let result = connection.execute(
+            "INSERT INTO credentials (workstation_id, username, sealed_password) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (workstation_id) DO UPDATE SET username = excluded.username, \
+             sealed_password = excluded.sealed_password",
+            params![id.0, credentials.username, credentials.sealed.as_bytes()],
+        );
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if matches!(&e, rusqlite::Error::SqliteFailure(f, _) if f.code == ErrorCode::ConstraintViolation) => {
+                Err(not_found(Record::Workstation, id))
+            }
+            Err(e) => Err(database(e)),
+        }
+    }
+
+    fn credentials(&self, id: WorkstationId) -> Result<Option<StoredCredentials>, StoreError> {
+        self.lock()
+            .query_row(
+                "SELECT username, sealed_password FROM credentials WHERE workstation_id = ?1",
+                [id.0],
+                |row| {
+                    Ok(StoredCredentials {
+                        username: row.get(0)?,
+                        sealed: SealedSecret::from_bytes(row.get(1)?),
+                    })
+                },
+            )
+            .optional()
+            .map_err(database)
+    }
+
+    fn clear_credentials(&self, id: WorkstationId) -> Result<(), StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction().map_err(database)?;
+        let rows = transaction
+            .execute("UPDATE workstations SET managed = 0 WHERE id = ?1", [id.0])
+            .map_err(database)?;
+        Self::changed(rows, Record::Workstation, id)?;
+        transaction
+            .execute("DELETE FROM credentials WHERE workstation_id = ?1", [id.0])
+            .map_err(database)?;
+        transaction.commit().map_err(database)
+    }
+
+    fn all_credentials(&self) -> Result<Vec<(WorkstationId, StoredCredentials)>, StoreError> {
+        let connection = self.lock();
+        let mut statement = connection
+            .prepare_cached(
+                "SELECT workstation_id, username, sealed_password FROM credentials ORDER BY workstation_id",
+            )
+            .map_err(database)?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((
+                    WorkstationId(row.get(0)?),
+                    StoredCredentials {
+                        username: row.get(1)?,
+                        sealed: SealedSecret::from_bytes(row.get(2)?),
+                    },
+                ))
+            })
+            .map_err(database)?;
+        rows.collect::<Result<_, _>>().map_err(database)
+    }
+
+    fn reseal_credentials(
+        &self,
+        sealed: &[(WorkstationId, SealedSecret)],
+    ) -> Result<(), StoreError> {
+        let mut connection = self.lock();
+        let transaction = connection.transaction().map_err(database)?;
+        for (id, secret) in sealed {
+            let rows = transaction
+                .execute(
+                    "UPDATE credentials SET sealed_password = ?2 WHERE workstation_id = ?1",
+                    params![id.0, secret.as_bytes()],
+                )
+                .map_err(database)?;
+            Self::changed(rows, Record::Workstation, id)?;
+        }
+        transaction.commit().map_err(database)
+    }
+
+    fn insert_pool(&self, name: &Name) -> Result<Pool, StoreError> {
+        let connection = self.lock();
+        match connection.execute("INSERT INTO pools (name) VALUES (?1)", [name.as_str()]) {
+            Ok(_) => Ok(Pool {
+                id: PoolId(connection.last_insert_rowid()),
+                name: name.clone(),
+                members: Vec::new(),
+            }),
+            Err(e) if is_unique_violation(&e) => Err(StoreError::Duplicate {
+                record: Record::Pool,
+                name: name.to_string(),
+            }),
+            Err(e) => Err(database(e)),
+        }
+    }
+
+    fn pools(&self) -> Result<Vec<Pool>, StoreError> {
+        let connection = self.lock();
+        let heads: Vec<(i64, String)> = {
+            let mut statement = connection
+                .prepare_cached("SELECT id, name FROM pools ORDER BY name")
+                .map_err(database)?;
+            let rows = statement
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+                .map_err(database)?;
+            rows.collect::<Result<_, _>>().map_err(database)?
+        };
+        heads
+            .into_iter()
+            .map(|(id, name)| {
+                Ok(Pool {
+                    id: PoolId(id),
+                    name: Name::parse(&name).map_err(|e| StoreError::Database {
+                        detail: format!("stored pool name: {e}"),
+                    })?,
+                    members: Self::pool_members(&connection, PoolId(id))?,
+                })
+            })
+            .collect()
+    }
+
+    fn pool_by_name(&self, name: &str) -> Result<Pool, StoreError> {
+        let connection = self.lock();
+        let id: i64 = connection
+            .query_row("SELECT id FROM pools WHERE name = ?1", [name], |row| {
+                row.get(0)
+            })
+            .optional()
+            .map_err(database)?
+            .ok_or_else(|| not_found(Record::Pool, name))?;
+        Ok(Pool {
+            id: PoolId(id),
+            name: Name::parse(name).map_err(|e| StoreError::Database {
+                detail: format!("stored pool name: {e}"),
+            })?,
+            members: Self::pool_members(&connection, PoolId(id))?,
+        })
+    }
+
+    fn add_pool_member(&self, pool: PoolId, workstation: WorkstationId) -> Result<(), StoreError> {
+        let connection = self.lock();
+        let (pool_exists, workstation_exists): (bool, bool) = connection
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM pools WHERE id = ?1), \
+                 EXISTS (SELECT 1 FROM workstations WHERE id = ?2)",
+                params![pool.0, workstation.0],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .map_err(database)?;
+        if !pool_exists {
+            return Err(not_found(Record::Pool, pool));
+        }
+        if !workstation_exists {
+            return Err(not_found(Record::Workstation, workstation));
+        }
+        connection
+            .execute(
+                "INSERT OR IGNORE INTO pool_members (pool_id, workstation_id) VALUES (?1, ?2)",
+                params![pool.0, workstation.0],
+            )
+            .map_err(database)?;
+        Ok(())
+    }
+
+    fn remove_pool_member(
+        &self,
+        pool: PoolId,
+        workstation: WorkstationId,
+    ) -> Result<(), StoreError> {
+        let rows = self
+            .lock()
+            .execute(
+                "DELETE FROM pool_members WHERE pool_id = ?1 AND workstation_id = ?2",
+                params![pool.0, workstation.0],
+            )
+            .map_err(database)?;
+        Self::changed(rows, Record::Workstation, workstation)
+    }
+
+    fn delete_pool(&self, pool: PoolId) -> Result<(), StoreError> {
+        let rows = self
+            .lock()
+            .execute("DELETE FROM pools WHERE id = ?1", [pool.0])
+            .map_err(database)?;
+        Self::changed(rows, Record::Pool, pool)
+    }
+
+    fn record_power_send(&self, device_key: &str, at_unix_ms: u64) -> Result<(), StoreError> {
+        let at = i64::try_from(at_unix_ms).unwrap_or(i64::MAX);
+        self.lock()
+            .execute(
+                "INSERT INTO power_sends (device_key, sent_at_unix_ms) VALUES (?1, ?2) \
+                 ON CONFLICT (device_key) DO UPDATE SET sent_at_unix_ms = \
+                 MAX(sent_at_unix_ms, excluded.sent_at_unix_ms)",
+                params![device_key, at],
+            )
+            .map_err(database)?;
+        Ok(())
+    }
+
+    fn last_power_send(&self, device_key: &str) -> Result<Option<u64>, StoreError> {
+        let at: Option<i64> = self
+            .lock()
+            .query_row(
+                "SELECT sent_at_unix_ms FROM power_sends WHERE device_key = ?1",
+                [device_key],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(database)?;
+        Ok(at.map(|at| u64::try_from(at).unwrap_or(0)))
+    }
+
+    fn prune_power_sends(&self, before_unix_ms: u64) -> Result<usize, StoreError> {
+        let before = i64::try_from(before_unix_ms).unwrap_or(i64::MAX);
+        self.lock()
+            .execute(
+                "DELETE FROM power_sends WHERE sent_at_unix_ms < ?1",
+                [before],
+            )
+            .map_err(database)
+    }
+}

@@ -1,0 +1,333 @@
+//! One behaviour suite, run against every inventory implementation.
+
+use amt_manager::model::{DeploymentId, Name, NewWorkstation, WorkstationId, WorkstationSettings};
+use amt_manager::store::{MemoryStore, Record, SqliteStore, Store, StoreError, StoredCredentials};
+use amt_manager::vault::SealedSecret;
+use amt_trust::Host;
+
+fn name(text: &str) -> Name {
+    Name::parse(text).expect("valid name")
+}
+
+fn new_ws(deployment: DeploymentId, n: &str, host: &str) -> NewWorkstation {
+    NewWorkstation {
+        deployment,
+        name: name(n),
+        host: Host::parse(host).expect("valid host"),
+        port: 16993,
+        allow_legacy_tls: false,
+    }
+}
+
+fn stores() -> Vec<(&'static str, Box<dyn Store>, Option<tempfile::TempDir>)> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = SqliteStore::open(&dir.path().join("inventory.db")).expect("sqlite file");
+    vec![
+        ("memory", Box::new(MemoryStore::new()), None),
+        (
+            "sqlite in memory",
+            Box::new(SqliteStore::open_in_memory().expect("sqlite")),
+            None,
+        ),
+        ("sqlite file", Box::new(file), Some(dir)),
+    ]
+}
+
+#[test]
+fn deployments_are_unique_by_name_and_protect_their_workstations() {
+    for (kind, store, _dir) in stores() {
+        let d = store.insert_deployment(&name("lab"), "PEM").expect(kind);
+        assert_eq!(
+            store.insert_deployment(&name("lab"), "PEM"),
+            Err(StoreError::Duplicate {
+                record: Record::Deployment,
+                name: "lab".into()
+            }),
+            "{kind}"
+        );
+        assert_eq!(store.deployment_by_name("lab").expect(kind), d);
+        assert!(matches!(
+            store.deployment_by_name("nope"),
+            Err(StoreError::NotFound {
+                record: Record::Deployment,
+                ..
+            })
+        ));
+        store.set_provider_root(d.id, "NEW PEM").expect(kind);
+        assert_eq!(
+            store.deployment(d.id).expect(kind).provider_root_pem,
+            "NEW PEM"
+        );
+
+        let ws = store
+            .insert_workstation(&new_ws(d.id, "ws1", "ws1.example.com"))
+            .expect(kind);
+        assert!(
+            matches!(store.delete_deployment(d.id), Err(StoreError::InUse { .. })),
+            "{kind}"
+        );
+        store.delete_workstation(ws.id).expect(kind);
+        store.delete_deployment(d.id).expect(kind);
+        assert!(store.deployments().expect(kind).is_empty());
+    }
+}
+
+#[test]
+fn workstations_are_unique_by_name_and_by_host_and_port() {
+    for (kind, store, _dir) in stores() {
+        let d = store.insert_deployment(&name("lab"), "PEM").expect(kind);
+        let ws = store
+            .insert_workstation(&new_ws(d.id, "ws1", "WS1.example.com."))
+            .expect(kind);
+        assert_eq!(ws.host.to_string(), "ws1.example.com");
+        assert!(!ws.managed && ws.username.is_none());
+        assert_eq!(
+            store.insert_workstation(&new_ws(d.id, "ws1", "other.example.com")),
+            Err(StoreError::Duplicate {
+                record: Record::Workstation,
+                name: "ws1".into()
+            }),
+            "{kind}"
+        );
+        assert_eq!(
+            store.insert_workstation(&new_ws(d.id, "ws2", "ws1.example.com")),
+            Err(StoreError::Duplicate {
+                record: Record::Workstation,
+                name: "ws1.example.com:16993".into()
+            }),
+            "{kind}"
+        );
+        assert!(matches!(
+            store.insert_workstation(&new_ws(DeploymentId(999), "ws3", "ws3.example.com")),
+            Err(StoreError::NotFound {
+                record: Record::Deployment,
+                ..
+            })
+        ));
+        let ws2 = store
+            .insert_workstation(&new_ws(d.id, "ws2", "192.0.2.7"))
+            .expect(kind);
+        let names: Vec<String> = store
+            .workstations()
+            .expect(kind)
+            .iter()
+            .map(|w| w.name.to_string())
+            .collect();
+        assert_eq!(names, ["ws1", "ws2"]);
+
+        let settings = WorkstationSettings {
+            name: name("ws2-renamed"),
+            host: ws2.host.clone(),
+            port: 16994,
+            managed: true,
+            allow_legacy_tls: true,
+        };
+        store.update_workstation(ws2.id, &settings).expect(kind);
+        let updated = store.workstation_by_name("ws2-renamed").expect(kind);
+        assert_eq!(
+            (updated.port, updated.managed, updated.allow_legacy_tls),
+            (16994, true, true)
+        );
+        let clash = WorkstationSettings {
+            name: name("ws1"),
+            ..settings
+        };
+        assert!(matches!(
+            store.update_workstation(ws2.id, &clash),
+            Err(StoreError::Duplicate { .. })
+        ));
+
+        store.set_amt_version(ws.id, Some("16.1.25")).expect(kind);
+        assert_eq!(
+            store
+                .workstation(ws.id)
+                .expect(kind)
+                .amt_version
+                .map(|v| v.to_string())
+                .as_deref(),
+            Some("16.1.25")
+        );
+        assert!(matches!(
+            store.workstation(WorkstationId(12345)),
+            Err(StoreError::NotFound {
+                record: Record::Workstation,
+                ..
+            })
+        ));
+    }
+}
+
+#[test]
+fn credentials_are_stored_replaced_cleared_and_resealed() {
+    for (kind, store, _dir) in stores() {
+        let d = store.insert_deployment(&name("lab"), "PEM").expect(kind);
+        let ws = store
+            .insert_workstation(&new_ws(d.id, "ws1", "ws1.example.com"))
+            .expect(kind);
+        let stored = |user: &str, bytes: &[u8]| StoredCredentials {
+            username: user.into(),
+            sealed: SealedSecret::from_bytes(bytes.to_vec()),
+        };
+        store
+            .set_credentials(ws.id, &stored("admin", b"one"))
+            .expect(kind);
+        store
+            .set_credentials(ws.id, &stored("operator", b"two"))
+            .expect(kind);
+        assert_eq!(
+            store.credentials(ws.id).expect(kind),
+            Some(stored("operator", b"two"))
+        );
+        assert_eq!(
+            store.workstation(ws.id).expect(kind).username.as_deref(),
+            Some("operator")
+        );
+        assert!(matches!(
+            store.set_credentials(WorkstationId(999), &stored("a", b"x")),
+            Err(StoreError::NotFound { .. })
+        ));
+
+        store
+            .reseal_credentials(&[(ws.id, SealedSecret::from_bytes(b"three".to_vec()))])
+            .expect(kind);
+        assert_eq!(
+            store.all_credentials().expect(kind),
+            vec![(ws.id, stored("operator", b"three"))]
+        );
+        assert!(
+            store
+                .reseal_credentials(&[(WorkstationId(999), SealedSecret::from_bytes(vec![]))])
+                .is_err()
+        );
+
+        let mut settings = WorkstationSettings {
+            name: ws.name.clone(),
+            host: ws.host.clone(),
+            port: ws.port,
+            managed: true,
+            allow_legacy_tls: false,
+        };
+        store.update_workstation(ws.id, &settings).expect(kind);
+        store.clear_credentials(ws.id).expect(kind);
+        let cleared = store.workstation(ws.id).expect(kind);
+        assert!(
+            cleared.username.is_none() && !cleared.managed,
+            "{kind}: clearing unmanages"
+        );
+        assert_eq!(store.credentials(ws.id).expect(kind), None);
+
+        settings.managed = false;
+        store
+            .set_credentials(ws.id, &stored("admin", b"x"))
+            .expect(kind);
+        store.delete_workstation(ws.id).expect(kind);
+        assert!(
+            store.all_credentials().expect(kind).is_empty(),
+            "{kind}: credentials go with it"
+        );
+    }
+}
+
+#[test]
+fn pools_hold_members_until_they_or_the_pool_go() {
+    for (kind, store, _dir) in stores() {
+        let d = store.insert_deployment(&name("lab"), "PEM").expect(kind);
+        let a = store
+            .insert_workstation(&new_ws(d.id, "a", "a.example.com"))
+            .expect(kind);
+        let b = store
+            .insert_workstation(&new_ws(d.id, "b", "b.example.com"))
+            .expect(kind);
+        let pool = store.insert_pool(&name("floor-1")).expect(kind);
+        assert!(matches!(
+            store.insert_pool(&name("floor-1")),
+            Err(StoreError::Duplicate { .. })
+        ));
+        store.add_pool_member(pool.id, b.id).expect(kind);
+        store.add_pool_member(pool.id, a.id).expect(kind);
+        store.add_pool_member(pool.id, a.id).expect(kind);
+        assert_eq!(
+            store.pool_by_name("floor-1").expect(kind).members,
+            vec![a.id, b.id]
+        );
+        assert!(matches!(
+            store.add_pool_member(pool.id, WorkstationId(999)),
+            Err(StoreError::NotFound {
+                record: Record::Workstation,
+                ..
+            })
+        ));
+        store.remove_pool_member(pool.id, a.id).expect(kind);
+        store.delete_workstation(b.id).expect(kind);
+        assert!(
+            store
+                .pool_by_name("floor-1")
+                .expect(kind)
+                .members
+                .is_empty()
+        );
+        store.delete_pool(pool.id).expect(kind);
+        assert!(store.pools().expect(kind).is_empty());
+        assert!(
+            store.workstation(a.id).is_ok(),
+            "{kind}: workstations outlive pools"
+        );
+    }
+}
+
+#[test]
+fn power_sends_keep_the_latest_and_prune() {
+    for (kind, store, _dir) in stores() {
+        store.record_power_send("ws:16993", 1_000).expect(kind);
+        store.record_power_send("ws:16993", 900).expect(kind);
+        assert_eq!(store.last_power_send("ws:16993").expect(kind), Some(1_000));
+        store.record_power_send("other:16993", 5_000).expect(kind);
+        assert_eq!(store.prune_power_sends(2_000).expect(kind), 1);
+        assert_eq!(store.last_power_send("ws:16993").expect(kind), None);
+        assert_eq!(
+            store.last_power_send("other:16993").expect(kind),
+            Some(5_000)
+        );
+    }
+}
+
+#[test]
+fn a_sqlite_file_keeps_everything_across_reopening() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("inventory.db");
+    {
+        let store = SqliteStore::open(&path).expect("open");
+        let d = store
+            .insert_deployment(&name("lab"), "PEM")
+            .expect("deployment");
+        store
+            .insert_workstation(&new_ws(d.id, "ws1", "ws1.example.com"))
+            .expect("workstation");
+        store
+            .record_power_send("ws1.example.com:16993", 42)
+            .expect("send");
+    }
+    let store = SqliteStore::open(&path).expect("reopen");
+    assert_eq!(store.schema_version().expect("version"), 1);
+    assert_eq!(store.workstations().expect("list").len(), 1);
+    assert_eq!(
+        store
+            .last_power_send("ws1.example.com:16993")
+            .expect("send"),
+        Some(42)
+    );
+}
+
+#[test]
+fn a_newer_schema_is_refused_rather_than_misread() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("inventory.db");
+    drop(SqliteStore::open(&path).expect("create"));
+    let raw = rusqlite::Connection::open(&path).expect("raw");
+    raw.pragma_update(None, "user_version", 99).expect("bump");
+    drop(raw);
+    match SqliteStore::open(&path) {
+        Err(StoreError::Database { detail }) => assert!(detail.contains("newer"), "{detail}"),
+        other => panic!("expected a schema error, got {other:?}"),
+    }
+}
