@@ -346,13 +346,13 @@ pub(crate) fn expect_element(element: &Element, namespace: &str, name: &str) -> 
     }
 }
 
-fn number_element(namespace: &str, name: &str, value: &impl ToString) -> Element {
+fn number_element(namespace: &'static str, name: &'static str, value: &impl ToString) -> Element {
     Element::new(namespace, name).with_text(value.to_string())
 }
 
 fn numbers<'a, T: ToString>(
-    namespace: &'a str,
-    name: &'a str,
+    namespace: &'static str,
+    name: &'static str,
     values: &'a [T],
 ) -> impl Iterator<Item = Element> + 'a {
     values

@@ -140,8 +140,8 @@ impl<N: Into<String>, V: Into<String>> FromIterator<(N, V)> for SelectorSet {
 /// An endpoint reference element (`wsa:Address` + `wsa:ReferenceParameters` with a resource URI
 /// and selectors) named `name` in `namespace`, addressed to the anonymous role as AMT does.
 pub(crate) fn reference(
-    namespace: &str,
-    name: &str,
+    namespace: &'static str,
+    name: &'static str,
     resource_uri: &str,
     selectors: &SelectorSet,
 ) -> Element {

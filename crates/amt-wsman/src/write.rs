@@ -104,18 +104,20 @@ impl Writer {
     /// The prefix `namespace` is written with, binding one if needed. The empty namespace has
     /// no prefix; the XML namespace is always `xml`.
     pub(crate) fn prefix(&mut self, namespace: &str) -> String {
-        if namespace.is_empty() {
-            return String::new();
-        }
-        if namespace == ns::XML {
-            return "xml".to_owned();
+        self.bind(namespace);
+        self.bound_prefix(namespace).to_owned()
+    }
+
+    /// Binds a prefix to `namespace` unless it has one already.
+    fn bind(&mut self, namespace: &str) {
+        if namespace.is_empty() || namespace == ns::XML {
+            return;
         }
         let fixed = self.layout.leading.iter().chain(self.layout.trailing);
-        if let Some((prefix, _)) = fixed.clone().find(|(_, uri)| *uri == namespace) {
-            return (*prefix).to_owned();
-        }
-        if let Some((_, prefix)) = self.bound.iter().find(|(uri, _)| uri == namespace) {
-            return prefix.clone();
+        if fixed.clone().any(|(_, uri)| *uri == namespace)
+            || self.bound.iter().any(|(uri, _)| uri == namespace)
+        {
+            return;
         }
         let taken = |candidate: &str| {
             fixed.clone().any(|(p, _)| *p == candidate)
@@ -137,14 +139,13 @@ impl Writer {
                     .unwrap_or_default(),
             },
         };
-        self.bound.push((namespace.to_owned(), prefix.clone()));
-        prefix
+        self.bound.push((namespace.to_owned(), prefix));
     }
 
     fn bind_tree(&mut self, element: &Element) {
-        self.prefix(element.namespace());
+        self.bind(element.namespace());
         for attribute in element.attributes() {
-            self.prefix(&attribute.namespace);
+            self.bind(&attribute.namespace);
         }
         for child in element.children() {
             self.bind_tree(child);
@@ -162,9 +163,7 @@ impl Writer {
 
     fn write_element(&self, out: &mut String, element: &Element, is_root: bool) {
         out.push('<');
-        let name_start = out.len();
         self.write_qualified(out, element.namespace(), element.name());
-        let name_end = out.len();
         if is_root {
             let generated = self.bound.iter().map(|(u, p)| (p.as_str(), u.as_str()));
             let fixed_leading = self.layout.leading.iter().map(|(p, u)| (*p, *u));
@@ -199,8 +198,7 @@ impl Writer {
             self.write_element(out, child, false);
         }
         out.push_str("</");
-        let name = out.get(name_start..name_end).unwrap_or_default().to_owned();
-        out.push_str(&name);
+        self.write_qualified(out, element.namespace(), element.name());
         out.push('>');
     }
 
@@ -260,21 +258,32 @@ fn push_name(out: &mut String, name: &str) {
 /// Escapes `text` for element content or (with `attribute`) a double-quoted attribute value,
 /// such that an XML reader returns exactly `text`.
 pub(crate) fn escape_into(out: &mut String, text: &str, attribute: bool) {
-    for c in text.chars() {
+    // Copy runs of ordinary bytes in one go; every byte that may need attention is ASCII or
+    // 0xEF (the lead byte of U+FFFE and U+FFFF), so each run ends on a character boundary.
+    let needs_care =
+        |b: u8| b < 0x20 || matches!(b, b'&' | b'<' | b'>' | 0xEF) || (attribute && b == b'"');
+    let mut rest = text;
+    while let Some(at) = rest.bytes().position(needs_care) {
+        let (plain, tail) = rest.split_at(at);
+        out.push_str(plain);
+        let mut chars = tail.chars();
+        let Some(c) = chars.next() else { break };
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             // Line-end normalisation would turn a raw CR into LF.
             '\r' => out.push_str("&#xD;"),
-            '"' if attribute => out.push_str("&quot;"),
+            '"' => out.push_str("&quot;"),
             // Attribute-value normalisation would turn raw tabs and LFs into spaces.
             '\t' if attribute => out.push_str("&#x9;"),
             '\n' if attribute => out.push_str("&#xA;"),
             c if is_xml_char(c) => out.push(c),
             _ => out.push('\u{FFFD}'),
         }
+        rest = chars.as_str();
     }
+    out.push_str(rest);
 }
 
 #[cfg(test)]

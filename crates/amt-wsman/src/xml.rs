@@ -7,6 +7,7 @@
 //! predefined and character references, invalid UTF-8, characters XML 1.0 forbids, and
 //! anything beyond the [`Limits`].
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use quick_xml::NsReader;
@@ -18,6 +19,7 @@ use quick_xml::name::{PrefixDeclaration, QName, ResolveResult};
 
 use crate::error::{Error, quoted};
 use crate::ns;
+use crate::resource;
 
 /// Caps applied while parsing, so that a hostile peer cannot make us allocate without bound.
 ///
@@ -92,8 +94,10 @@ impl Attribute {
 /// shows up as content.
 #[derive(Clone, Debug, Default)]
 pub struct Element {
-    namespace: String,
-    name: String,
+    // Borrowed for the well-known namespaces and the names our builders use, which saves an
+    // allocation per element on both sides.
+    namespace: Cow<'static, str>,
+    name: Cow<'static, str>,
     attributes: Vec<Attribute>,
     text: String,
     children: Vec<Self>,
@@ -119,7 +123,10 @@ impl Element {
     ///
     /// `name` should be an XML name without a prefix (an NCName); when writing, characters that
     /// cannot appear in one are replaced with `_`.
-    pub fn new(namespace: impl Into<String>, name: impl Into<String>) -> Self {
+    pub fn new(
+        namespace: impl Into<Cow<'static, str>>,
+        name: impl Into<Cow<'static, str>>,
+    ) -> Self {
         Self {
             namespace: namespace.into(),
             name: name.into(),
@@ -265,7 +272,7 @@ pub(crate) fn resolve_qname_text<'a>(
     scope: &[&'a Element],
     value: &'a str,
 ) -> Result<(&'a str, &'a str), Error> {
-    let holder = scope.last().map_or("", |e| e.name.as_str());
+    let holder = scope.last().map_or("", |e| e.name.as_ref());
     let trimmed = value.trim();
     let (prefix, local) = trimmed.split_once(':').unwrap_or(("", trimmed));
     if !is_ncname(local) || (!prefix.is_empty() && !is_ncname(prefix)) {
@@ -291,6 +298,14 @@ pub(crate) fn resolve_qname_text<'a>(
 /// Whether `name` is an XML NCName (a name without a colon). Non-ASCII letters are accepted
 /// broadly; the ASCII rules are exact.
 pub(crate) fn is_ncname(name: &str) -> bool {
+    if let Some((&first, rest)) = name.as_bytes().split_first()
+        && (first.is_ascii_alphabetic() || first == b'_')
+        && rest
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+    {
+        return true;
+    }
     let mut chars = name.chars();
     let Some(first) = chars.next() else {
         return false;
@@ -364,7 +379,8 @@ struct TreeBuilder<'i> {
     open: Vec<Element>,
     root: Option<Element>,
     elements: usize,
-    namespaces: HashSet<String>,
+    /// Distinct namespace URIs declared so far (at most [`MAX_NAMESPACES`], so a scan is cheap).
+    namespaces: Vec<String>,
 }
 
 impl<'i> TreeBuilder<'i> {
@@ -375,7 +391,7 @@ impl<'i> TreeBuilder<'i> {
             open: Vec::new(),
             root: None,
             elements: 0,
-            namespaces: HashSet::new(),
+            namespaces: Vec::new(),
         }
     }
 
@@ -476,7 +492,7 @@ impl<'i> TreeBuilder<'i> {
         if namespace == XMLNS_NAMESPACE {
             return Err(self.malformed("an element cannot be in the xmlns namespace"));
         }
-        let mut element = Element::new(namespace, local.as_ref());
+        let mut element = Element::new(namespace, local.as_ref().to_owned());
 
         for attribute in start.attributes() {
             let attribute =
@@ -492,13 +508,13 @@ impl<'i> TreeBuilder<'i> {
             };
             match declared {
                 Some(prefix) => {
-                    if !self.namespaces.contains(value.as_ref()) {
+                    if !self.namespaces.iter().any(|known| *known == value) {
                         if self.namespaces.len() >= MAX_NAMESPACES {
                             return Err(self.malformed(&format!(
                                 "more than {MAX_NAMESPACES} namespaces declared"
                             )));
                         }
-                        self.namespaces.insert(value.clone().into_owned());
+                        self.namespaces.push(value.clone().into_owned());
                     }
                     element.declarations.push((prefix, value.into_owned()));
                 }
@@ -587,14 +603,39 @@ impl<'i> TreeBuilder<'i> {
     }
 }
 
-fn namespace_of(resolved: ResolveResult<'_>) -> Result<String, Error> {
+fn namespace_of(resolved: ResolveResult<'_>) -> Result<Cow<'static, str>, Error> {
     match resolved {
-        ResolveResult::Bound(namespace) => normalized_namespace(namespace.as_ref()),
-        ResolveResult::Unbound => Ok(String::new()),
+        ResolveResult::Bound(namespace) => match well_known(namespace.as_ref()) {
+            Some(known) => Ok(Cow::Borrowed(known)),
+            None => normalized_namespace(namespace.as_ref()).map(Cow::Owned),
+        },
+        ResolveResult::Unbound => Ok(Cow::Borrowed("")),
         ResolveResult::Unknown(prefix) => Err(Error::UndeclaredPrefix {
             prefix: quoted(&prefix),
         }),
     }
+}
+
+/// The static copy of a namespace this crate knows, if `namespace` is one.
+fn well_known(namespace: &str) -> Option<&'static str> {
+    const KNOWN: [&str; 15] = [
+        ns::SOAP,
+        ns::ADDRESSING,
+        ns::WSMAN,
+        ns::ENUMERATION,
+        ns::TRANSFER,
+        ns::IDENTITY,
+        ns::DASH,
+        ns::XSI,
+        ns::XML,
+        resource::CIM_ASSOCIATED_POWER_MANAGEMENT_SERVICE,
+        resource::CIM_POWER_MANAGEMENT_SERVICE,
+        resource::CIM_POWER_MANAGEMENT_CAPABILITIES,
+        resource::CIM_SOFTWARE_IDENTITY,
+        resource::CIM_COMPUTER_SYSTEM,
+        resource::IPS_POWER_MANAGEMENT_SERVICE,
+    ];
+    KNOWN.into_iter().find(|known| *known == namespace)
 }
 
 /// The namespace name a declaration's raw value stands for. The resolver hands back the value
@@ -633,6 +674,14 @@ fn check_qname(name: QName<'_>) -> Result<(), String> {
 }
 
 fn check_chars(text: &str) -> Result<(), String> {
+    // Below U+0080 only C0 controls other than tab, LF and CR are refused; above it only
+    // U+FFFE and U+FFFF (encoded EF BF BE / EF BF BF), so most text needs one byte scan.
+    if text
+        .bytes()
+        .all(|b| (b >= 0x20 && b != 0xEF) || matches!(b, b'\t' | b'\n' | b'\r'))
+    {
+        return Ok(());
+    }
     match text.chars().find(|&c| !is_xml_char(c)) {
         Some(c) => Err(format!(
             "character U+{:04X} is not allowed in XML",
