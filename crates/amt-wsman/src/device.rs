@@ -5,19 +5,18 @@
 //! be understood still yields the `MessageID` a fault reply must relate to:
 //!
 //! ```
-//! use amt_wsman::{device, Call, Error, Fault, Limits, MessageId};
+//! use amt_wsman::{device, Call, Fault, Limits, MessageId};
 //!
 //! let body = Call::Get { resource_uri: "urn:nowhere".into(), selectors: Default::default() }
 //!     .build_request(&MessageId::new("uuid:7"));
 //! let request = device::parse_request(&body, Limits::default())?;
-//! let reply = match &request.call {
-//!     Ok(Call::Get { .. }) => device::build_fault(
-//!         &Fault::destination_unreachable(),
-//!         request.message_id.as_ref(),
-//!         &MessageId::amt(1),
-//!     ),
-//!     other => panic!("unexpected {other:?}"),
-//! };
+//! // This device has no such class: answer as AMT does, relating the fault to the request.
+//! assert!(matches!(request.call, Ok(Call::Get { .. })));
+//! let reply = device::build_fault(
+//!     &Fault::destination_unreachable(),
+//!     request.message_id.as_ref(),
+//!     &MessageId::amt(1),
+//! );
 //! assert!(String::from_utf8(reply)?.contains("<b:RelatesTo>uuid:7</b:RelatesTo>"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

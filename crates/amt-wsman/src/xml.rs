@@ -496,7 +496,7 @@ impl<'i> TreeBuilder<'i> {
 
         for attribute in start.attributes() {
             let attribute =
-                attribute.map_err(|e| self.malformed(&format!("bad attribute: {e}")))?;
+                attribute.map_err(|e| self.malformed(&quoted(&format!("bad attribute: {e}"))))?;
             let value = attribute
                 .normalized_value(XmlVersion::Implicit1_0)
                 .map_err(|e| self.reader_error(e))?;
@@ -593,7 +593,7 @@ impl<'i> TreeBuilder<'i> {
             },
             XmlError::Namespace(e) => Error::Malformed {
                 position: self.reader.error_position(),
-                reason: format!("namespace error: {e}"),
+                reason: quoted(&format!("namespace error: {e}")),
             },
             other => Error::Malformed {
                 position: self.reader.error_position(),
@@ -653,7 +653,7 @@ fn normalized_namespace(raw: &str) -> Result<String, Error> {
         }),
         Err(e) => Err(Error::Malformed {
             position: 0,
-            reason: format!("bad reference in a namespace declaration: {e}"),
+            reason: quoted(&format!("bad reference in a namespace declaration: {e}")),
         }),
     }
 }
