@@ -1,1 +1,151 @@
-//! `amt-client`: One Intel AMT device session over HTTPS: TLS, HTTP/1.1 keep-alive, digest, typed WS-Management calls. Built by its issue; not yet implemented.
+//! `amt-client`: one Intel AMT workstation session over HTTPS.
+//!
+//! A [`Session`] talks to one workstation: TLS through the deployment's rustls configuration
+//! (the trust policy of `amt-trust`), HTTP/1.1 through hyper's per-connection API, HTTP Digest
+//! through `amt-digest`, and WS-Management messages through `amt-wsman`. Its calls are typed:
+//! they return `amt-power` and `amt-wsman` values, or one [`Error`] from which every row of the
+//! product's error table can be told apart.
+//!
+//! # Example
+//!
+//! A simulated AMT 16 workstation on loopback (`amt-sim`), its certificate issued by a test CA
+//! that plays the deployment's provider root:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Instant;
+//!
+//! use amt_client::{Session, SessionConfig, tls_config};
+//! use amt_power::{PowerState, ReturnValue};
+//! use amt_sim::{DeviceConfig, SimCa, SimDevice};
+//! use amt_trust::{ClientTlsOptions, Host, ProviderRoot, TrustPolicy};
+//! use secrecy::SecretString;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let ca = SimCa::generate("Example provider CA")?;
+//! let device = SimDevice::start(
+//!     DeviceConfig::new("P@ssw0rd-16").on("127.0.0.1:0".parse()?),
+//!     &ca,
+//! )
+//! .await?;
+//!
+//! // One TLS configuration per deployment, shared by all its sessions.
+//! let policy = TrustPolicy::new(ProviderRoot::from_pem(ca.cert_pem())?);
+//! let tls = tls_config(Arc::new(policy), &ClientTlsOptions::new());
+//!
+//! let host = Host::parse("127.0.0.1")?;
+//! let mut config = SessionConfig::new(host, tls, "admin", SecretString::from("P@ssw0rd-16"));
+//! config.port = device.addr().port(); // 16993 by default
+//! let session = Session::new(config);
+//!
+//! session.validate_credentials().await?;
+//! let status = session.power_status().await?;
+//! assert_eq!(status.power_state, PowerState::On);
+//! assert!(status.available.contains(&10)); // a reset is possible now
+//!
+//! // The callback runs when the authenticated request is handed to the connection:
+//! // that is when a cooldown starts.
+//! let mut sent_at = None;
+//! let value = session
+//!     .request_power_state_change(10, &mut || sent_at = Some(Instant::now()))
+//!     .await?;
+//! assert_eq!(value, ReturnValue::Completed);
+//! assert!(sent_at.is_some());
+//! assert_eq!(session.amt_version().await?.to_string(), "16.1.25");
+//!
+//! // Four calls, five HTTP requests: only the first call drew a digest challenge.
+//! assert_eq!(device.counters().requests, 5);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # What a session does
+//!
+//! - **One connection, one call at a time.** Calls from any number of tasks queue on the
+//!   session (first come, first served) and run one at a time over one kept-alive HTTP/1.1
+//!   connection (`POST /wsman`, origin-form URI, explicit `Host` header with IPv6 in brackets,
+//!   `Content-Type: application/soap+xml;charset=UTF-8`). The connection is opened on the first
+//!   call and again whenever the device closed it; TLS sessions resume through the shared
+//!   configuration's cache, across sessions too.
+//! - **Digest, pre-emptively.** The challenge of the first 401 is cached and answered with `nc`
+//!   incremented, so a call costs one HTTP request in steady state. A 401 on a cached nonce is
+//!   answered once with the new challenge (on a new connection: AMT's 401 closes it). A 401 on
+//!   a fresh nonce is [`Error::CredentialsRejected`] and is never retried, since Intel AMT locks
+//!   logins after ten failures: a call costs the device at most two failed logins. A challenge
+//!   from another realm is [`Error::RealmChanged`]. cnonces and `MessageID`s come from the
+//!   operating system's random source.
+//! - **Timeouts.** Connecting (name resolution and TCP), the TLS handshake, and the call as a
+//!   whole each have a limit ([`Timeouts`]: 5 s, 5 s, 30 s by default). The call's limit covers
+//!   everything from its first connection attempt to the end of the reply, a digest retry or a
+//!   reconnection included; time spent queued behind other calls is not counted.
+//! - **Bounded replies.** Bodies are read up to [`SessionConfig::max_body_bytes`] (1 MiB by
+//!   default) and parsed under [`amt_wsman::Limits`]; a reply must relate (`RelatesTo`) to its
+//!   request. Redirects are never followed.
+//! - **Tracing.** Each call runs in a `debug` span `amt_call` with `host`, `port`, `action`,
+//!   `status` and `duration_ms`; events say when a connection is opened (resumed or not), a 401
+//!   is answered, or a read is resent. No password, `Authorization` value or digest response is
+//!   ever logged.
+//!
+//! # At most once
+//!
+//! [`Session::request_power_state_change`] sends its authenticated request **at most once**. Its
+//! `on_send` callback runs each time the authenticated request is handed to the connection; after
+//! that the request is never sent again, whatever follows (timeout, reset, HTTP 5xx, an
+//! unreadable reply). The one exception is a 401: it proves the device did not act, so the new
+//! challenge is answered (once), and `on_send` runs again. On failure,
+//! [`Error::may_have_reached_device`] says whether the device may have acted: `false` for
+//! connection and TLS failures and refused credentials, `true` once the request was handed over.
+//!
+//! Reads (everything else) are resent once when a kept-alive connection turns out to be closed
+//! before any byte of the reply arrived.
+//!
+//! # Errors and the product's error table
+//!
+//! | [`Error`] | row (DESIGN.md section 5) |
+//! |---|---|
+//! | [`Error::Timeout`] (with its [`Phase`] and limit) | `network_timeout` |
+//! | [`Error::Unreachable`] (refused, DNS, reset, closed: [`NetworkFailure`]) | `unreachable` |
+//! | [`Error::Trust`] with `TrustError::RootMismatch` | `root_mismatch` |
+//! | [`Error::Trust`] with `TrustError::NameMismatch` | `name_mismatch` |
+//! | [`Error::Trust`] with any other `TrustError` (expired, not yet valid, …) | `certificate_invalid` |
+//! | [`Error::LegacyTlsRequired`] | `legacy_tls_required` |
+//! | [`Error::ClientCertificateRequired`] | `client_certificate_required` |
+//! | [`Error::CredentialsRejected`] | `credentials_invalid` |
+//! | [`Error::Fault`] | `wsman_fault` |
+//! | [`Error::Protocol`], [`Error::Tls`], [`Error::RealmChanged`], [`Error::Local`] | `protocol` |
+//!
+//! A handshake is taken to lack a shared version or cipher (so, legacy TLS) when rustls reports
+//! the peer incompatible, receives a `handshake_failure`, `protocol_version` or
+//! `insufficient_security` alert, or the peer hangs up during the handshake without a word. A
+//! server that sent a CertificateRequest is reported as demanding a client certificate whatever
+//! alert follows; that needs the configuration from [`tls_config`] (with any other, only a
+//! `certificate_required` alert says so).
+//!
+//! # Specifications
+//!
+//! - HTTP/1.1 (RFC 9110, RFC 9112) over TLS 1.3 (RFC 8446) and TLS 1.2 (RFC 5246), ECDHE suites
+//!   only, with session resumption (tickets and session ids).
+//! - HTTP Digest (RFC 7616, RFC 2617) as Intel AMT speaks it, through `amt-digest`.
+//! - DMTF DSP0226 (WS-Management): WS-Transfer Get, WS-Enumeration Enumerate and Pull, Invoke,
+//!   Identify (DSP8012); DSP1027 `RequestPowerStateChange`; through `amt-wsman`.
+//!
+//! # Deviations
+//!
+//! - Identify is sent with credentials, as Intel AMT wants, not anonymously.
+//! - Any 401 closes the connection (Intel AMT's always do).
+//! - The reply's `Content-Type` is not checked; the body must parse as SOAP.
+//! - Only the modern transport ([`TlsMode::Modern`]) exists; the legacy OpenSSL transport for
+//!   Intel AMT 12 and older comes with the `legacy-tls` feature.
+
+mod config;
+mod error;
+mod session;
+mod status;
+mod transport;
+
+pub use config::{DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, SessionConfig, Timeouts, TlsMode};
+pub use error::{Error, NetworkFailure, Phase};
+pub use session::{MAX_ENUMERATED_ITEMS, MAX_PULLS, Session};
+pub use status::PowerStatus;
+pub use transport::tls_config;

@@ -1,0 +1,487 @@
+//! The crate's one error type, and how transport failures are sorted into it.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::io;
+use std::time::Duration;
+
+use amt_digest::Realm;
+use amt_trust::TrustError;
+use amt_wsman::Fault;
+use rustls::AlertDescription;
+
+/// Longest piece of foreign text (a library's message, a header) copied into an error.
+const MAX_DETAIL_CHARS: usize = 200;
+
+/// Which phase of a call ran out of time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Phase {
+    /// Resolving the name and opening the TCP connection
+    /// ([`Timeouts::connect`](crate::Timeouts::connect)).
+    Connect,
+    /// The TLS handshake ([`Timeouts::tls_handshake`](crate::Timeouts::tls_handshake)).
+    TlsHandshake,
+    /// The call as a whole ([`Timeouts::request`](crate::Timeouts::request)): waiting for the
+    /// reply, or any phase that the call's remaining time cut short.
+    Request,
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Connect => "connecting",
+            Self::TlsHandshake => "the TLS handshake",
+            Self::Request => "the request",
+        })
+    }
+}
+
+/// How the network failed, for [`Error::Unreachable`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum NetworkFailure {
+    /// The name did not resolve to any address.
+    Dns,
+    /// The workstation refused the TCP connection (nothing listens on the port).
+    Refused,
+    /// No route to the workstation or its network.
+    NoRoute,
+    /// The connection was reset or aborted.
+    Reset,
+    /// The workstation closed the connection before the reply was complete.
+    Closed,
+    /// Another socket error.
+    Other,
+}
+
+impl NetworkFailure {
+    fn from_io_kind(kind: io::ErrorKind) -> Self {
+        use io::ErrorKind as K;
+        match kind {
+            K::ConnectionRefused => Self::Refused,
+            K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => Self::Reset,
+            K::UnexpectedEof => Self::Closed,
+            K::NetworkUnreachable | K::HostUnreachable | K::NetworkDown => Self::NoRoute,
+            _ => Self::Other,
+        }
+    }
+}
+
+impl fmt::Display for NetworkFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Dns => "the name does not resolve",
+            Self::Refused => "the connection was refused",
+            Self::NoRoute => "there is no route to it",
+            Self::Reset => "the connection was reset",
+            Self::Closed => "the connection was closed",
+            Self::Other => "the network failed",
+        })
+    }
+}
+
+/// Everything that can go wrong with a call.
+///
+/// Each variant maps to one row of the product's error table (the crate docs list the
+/// mapping). No variant carries a password, an `Authorization` value or anything derived from
+/// them.
+///
+/// [`Error::may_have_reached_device`] tells whether the request may have been acted on, which
+/// decides whether a power change starts the cooldown.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A phase did not finish within its time limit.
+    #[error("network timeout: {phase} took longer than {limit:?}")]
+    Timeout {
+        /// The phase that ran out of time.
+        phase: Phase,
+        /// Its limit.
+        limit: Duration,
+        /// Whether the request had been handed to the connection.
+        request_sent: bool,
+    },
+
+    /// The workstation could not be reached, or the connection broke.
+    #[error("the workstation could not be reached: {failure} ({detail})")]
+    Unreachable {
+        /// What happened.
+        failure: NetworkFailure,
+        /// The operating system's or library's words for it.
+        detail: String,
+        /// Whether the request had been handed to the connection.
+        request_sent: bool,
+    },
+
+    /// The workstation's certificate failed the deployment's trust policy: root mismatch, name
+    /// mismatch, expired, not yet valid, …
+    #[error("the workstation's certificate is not trusted: {0}")]
+    Trust(#[source] TrustError),
+
+    /// The TLS handshake failed for lack of a protocol version or cipher suite both sides
+    /// support: the workstation probably runs Intel AMT 12 or older, which only the legacy
+    /// transport reaches.
+    #[error(
+        "TLS handshake failed: the workstation may need legacy TLS (Intel AMT 12 or lower); \
+         turn on its legacy TLS switch ({detail})"
+    )]
+    LegacyTlsRequired {
+        /// What the handshake reported.
+        detail: String,
+    },
+
+    /// The workstation asked for a client certificate (mutual TLS), which is not supported.
+    #[error("the workstation requires mutual TLS (a client certificate), which is not supported")]
+    ClientCertificateRequired,
+
+    /// Another TLS failure: the peer does not speak TLS, or broke the protocol.
+    #[error("TLS failed: {detail}")]
+    Tls {
+        /// What rustls reported.
+        detail: String,
+        /// Whether the request had been handed to the connection.
+        request_sent: bool,
+    },
+
+    /// The workstation refused the credentials: a 401 answered a fresh digest nonce. The user
+    /// name or password is wrong, or Intel AMT has locked logins after repeated failures. Never
+    /// retried, so that a wrong password does not lock the account.
+    #[error(
+        "the workstation refused the credentials of {username:?} (wrong user name or password, \
+         or logins are locked after repeated failures)"
+    )]
+    CredentialsRejected {
+        /// The user name that was refused.
+        username: String,
+    },
+
+    /// A 401 named another digest realm than this session's: another device answered (an
+    /// address was reused, or traffic is intercepted).
+    #[error("the digest realm changed from {expected} to {found}: another device answered")]
+    RealmChanged {
+        /// The realm the session was pinned to.
+        expected: Realm,
+        /// The realm of the new challenge.
+        found: Realm,
+    },
+
+    /// The device answered with a SOAP fault (HTTP 400 or 500 with a `Fault` body).
+    #[error("Intel AMT returned a fault: {0}")]
+    Fault(Box<Fault>),
+
+    /// Any other unexpected reply: another HTTP status (redirects are never followed), a body
+    /// that is not the expected XML, an oversized body, a `RelatesTo` naming another request,
+    /// an unusable digest challenge.
+    #[error("unexpected response from Intel AMT: {detail}")]
+    Protocol {
+        /// What was wrong.
+        detail: String,
+    },
+
+    /// A local failure that is not the workstation's doing (the operating system's random
+    /// source failed).
+    #[error("local failure: {detail}")]
+    Local {
+        /// What failed.
+        detail: String,
+    },
+}
+
+impl Error {
+    /// Whether the request may have reached the device (and been acted on).
+    ///
+    /// `false` when the failure is known to come before the device could act: connection and
+    /// TLS failures, refused credentials (a 401 proves the device did not act), a realm change.
+    /// `true` for timeouts, resets and closed connections after the request was handed to the
+    /// connection, and for every reply (faults, other statuses, bad bodies).
+    pub fn may_have_reached_device(&self) -> bool {
+        match self {
+            Self::Timeout { request_sent, .. }
+            | Self::Unreachable { request_sent, .. }
+            | Self::Tls { request_sent, .. } => *request_sent,
+            Self::Fault(_) | Self::Protocol { .. } => true,
+            Self::Trust(_)
+            | Self::LegacyTlsRequired { .. }
+            | Self::ClientCertificateRequired
+            | Self::CredentialsRejected { .. }
+            | Self::RealmChanged { .. }
+            | Self::Local { .. } => false,
+        }
+    }
+
+    /// The SOAP fault, when the device sent one.
+    pub fn fault(&self) -> Option<&Fault> {
+        match self {
+            Self::Fault(fault) => Some(fault),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn protocol(detail: impl fmt::Display) -> Self {
+        Self::Protocol {
+            detail: bounded(&detail.to_string()),
+        }
+    }
+
+    /// A connection that broke mid-call (not a timeout, not a TLS verdict): the kind a read
+    /// may be resent after once, on a reused connection.
+    pub(crate) fn is_broken_connection(&self) -> bool {
+        matches!(
+            self,
+            Self::Unreachable {
+                failure: NetworkFailure::Closed | NetworkFailure::Reset,
+                ..
+            }
+        )
+    }
+}
+
+/// Cuts foreign text to [`MAX_DETAIL_CHARS`] at a character boundary.
+pub(crate) fn bounded(text: &str) -> String {
+    match text.char_indices().nth(MAX_DETAIL_CHARS) {
+        Some((cut, _)) => format!("{}…", text.get(..cut).unwrap_or(text)),
+        None => text.to_owned(),
+    }
+}
+
+/// Sorts a failed TLS handshake. `client_certificate_requested` says whether the server sent a
+/// CertificateRequest (seen by [`tls_config`](crate::tls_config)'s resolver).
+pub(crate) fn from_handshake(error: &io::Error, client_certificate_requested: bool) -> Error {
+    if let Some(trust) = amt_trust::trust_error_in_io(error) {
+        return Error::Trust(trust.clone());
+    }
+    if let Some(tls) = rustls_error_in_io(error) {
+        return from_rustls(tls, client_certificate_requested, false);
+    }
+    if client_certificate_requested {
+        // The server asked for a certificate, got none and hung up.
+        return Error::ClientCertificateRequired;
+    }
+    if error.kind() == io::ErrorKind::UnexpectedEof {
+        // Firmware that cannot negotiate anything rustls offers may hang up on the
+        // ClientHello without an alert.
+        return Error::LegacyTlsRequired {
+            detail: "the workstation closed the connection during the TLS handshake".to_owned(),
+        };
+    }
+    from_io(error, false)
+}
+
+/// Sorts a rustls error from a handshake or an established connection.
+fn from_rustls(
+    error: &rustls::Error,
+    client_certificate_requested: bool,
+    request_sent: bool,
+) -> Error {
+    use rustls::{Error as E, PeerIncompatible as P, PeerMisbehaved as M};
+    let detail = bounded(&error.to_string());
+    match error {
+        E::AlertReceived(AlertDescription::CertificateRequired)
+        | E::PeerIncompatible(P::NoCertificateRequestSignatureSchemesInCommon) => {
+            Error::ClientCertificateRequired
+        }
+        // A server that asked for a certificate and then failed the handshake did so because
+        // it got none, whatever alert it chose (TLS 1.2 servers often say handshake_failure).
+        E::AlertReceived(_) if client_certificate_requested => Error::ClientCertificateRequired,
+        E::AlertReceived(
+            AlertDescription::HandshakeFailure
+            | AlertDescription::ProtocolVersion
+            | AlertDescription::InsufficientSecurity,
+        )
+        | E::PeerIncompatible(_)
+        | E::PeerMisbehaved(
+            M::SelectedUnofferedCipherSuite
+            | M::SelectedUnusableCipherSuiteForVersion
+            | M::SelectedTls12UsingTls13VersionExtension
+            | M::SelectedUnofferedKxGroup,
+        ) => Error::LegacyTlsRequired { detail },
+        _ => Error::Tls {
+            detail,
+            request_sent,
+        },
+    }
+}
+
+/// Sorts an I/O error that is not a TLS verdict.
+fn from_io(error: &io::Error, request_sent: bool) -> Error {
+    Error::Unreachable {
+        failure: NetworkFailure::from_io_kind(error.kind()),
+        detail: bounded(&error.to_string()),
+        request_sent,
+    }
+}
+
+/// Sorts a TCP connection failure.
+pub(crate) fn from_connect(error: &io::Error) -> Error {
+    from_io(error, false)
+}
+
+/// Sorts an error of an established connection, as hyper reports it while sending a request or
+/// reading its reply.
+pub(crate) fn from_hyper(
+    error: &hyper::Error,
+    request_sent: bool,
+    client_certificate_requested: bool,
+) -> Error {
+    if let Some(io_error) = io_error_in(error) {
+        if let Some(trust) = amt_trust::trust_error_in_io(io_error) {
+            return Error::Trust(trust.clone());
+        }
+        if let Some(tls) = rustls_error_in_io(io_error) {
+            return from_rustls(tls, client_certificate_requested, request_sent);
+        }
+        if client_certificate_requested {
+            return Error::ClientCertificateRequired;
+        }
+        return from_io(io_error, request_sent);
+    }
+    if error.is_incomplete_message() || error.is_canceled() || error.is_closed() {
+        if client_certificate_requested {
+            return Error::ClientCertificateRequired;
+        }
+        return Error::Unreachable {
+            failure: NetworkFailure::Closed,
+            detail: bounded(&error.to_string()),
+            request_sent,
+        };
+    }
+    if error.is_parse() || error.is_parse_too_large() || error.is_parse_status() {
+        return Error::protocol(format_args!("the reply is not valid HTTP/1.1: {error}"));
+    }
+    Error::Unreachable {
+        failure: NetworkFailure::Other,
+        detail: bounded(&error.to_string()),
+        request_sent,
+    }
+}
+
+fn rustls_error_in_io(error: &io::Error) -> Option<&rustls::Error> {
+    error.get_ref()?.downcast_ref::<rustls::Error>()
+}
+
+/// The first `io::Error` in an error's `source()` chain.
+fn io_error_in<'a>(error: &'a (dyn StdError + 'static)) -> Option<&'a io::Error> {
+    // Bounded, because a hand-written `source()` could cycle.
+    let mut current = error;
+    for _ in 0..16 {
+        if let Some(found) = current.downcast_ref::<io::Error>() {
+            return Some(found);
+        }
+        current = current.source()?;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn handshake_alert(description: AlertDescription, requested: bool) -> Error {
+        let io = io::Error::new(
+            io::ErrorKind::InvalidData,
+            rustls::Error::AlertReceived(description),
+        );
+        from_handshake(&io, requested)
+    }
+
+    #[test]
+    fn may_have_reached_device_follows_the_sending() {
+        let timeout = |request_sent| Error::Timeout {
+            phase: Phase::Request,
+            limit: Duration::from_secs(1),
+            request_sent,
+        };
+        assert!(timeout(true).may_have_reached_device());
+        assert!(!timeout(false).may_have_reached_device());
+        assert!(Error::protocol("HTTP 500").may_have_reached_device());
+        assert!(Error::Fault(Box::new(Fault::access_denied())).may_have_reached_device());
+        let rejected = Error::CredentialsRejected {
+            username: "admin".into(),
+        };
+        assert!(!rejected.may_have_reached_device());
+        assert!(!Error::Trust(TrustError::RootMismatch).may_have_reached_device());
+        assert!(!Error::ClientCertificateRequired.may_have_reached_device());
+    }
+
+    #[test]
+    fn handshake_alerts_are_sorted() {
+        assert!(matches!(
+            handshake_alert(AlertDescription::HandshakeFailure, false),
+            Error::LegacyTlsRequired { .. }
+        ));
+        assert!(matches!(
+            handshake_alert(AlertDescription::ProtocolVersion, false),
+            Error::LegacyTlsRequired { .. }
+        ));
+        assert_eq!(
+            handshake_alert(AlertDescription::HandshakeFailure, true),
+            Error::ClientCertificateRequired
+        );
+        assert_eq!(
+            handshake_alert(AlertDescription::CertificateRequired, false),
+            Error::ClientCertificateRequired
+        );
+        assert!(matches!(
+            handshake_alert(AlertDescription::DecodeError, false),
+            Error::Tls {
+                request_sent: false,
+                ..
+            }
+        ));
+        let incompatible = io::Error::new(
+            io::ErrorKind::InvalidData,
+            rustls::Error::PeerIncompatible(
+                rustls::PeerIncompatible::ServerDoesNotSupportTls12Or13,
+            ),
+        );
+        assert!(matches!(
+            from_handshake(&incompatible, false),
+            Error::LegacyTlsRequired { .. }
+        ));
+    }
+
+    #[test]
+    fn socket_errors_are_network_failures() {
+        let refused = from_connect(&io::Error::from(io::ErrorKind::ConnectionRefused));
+        assert!(matches!(
+            refused,
+            Error::Unreachable {
+                failure: NetworkFailure::Refused,
+                request_sent: false,
+                ..
+            }
+        ));
+        let eof = from_handshake(&io::Error::from(io::ErrorKind::UnexpectedEof), false);
+        assert!(matches!(eof, Error::LegacyTlsRequired { .. }));
+        let hung_up = from_handshake(&io::Error::from(io::ErrorKind::UnexpectedEof), true);
+        assert_eq!(hung_up, Error::ClientCertificateRequired);
+        let reset = from_handshake(&io::Error::from(io::ErrorKind::ConnectionReset), false);
+        assert!(reset.is_broken_connection());
+        assert!(!reset.may_have_reached_device());
+    }
+
+    #[test]
+    fn details_are_bounded() {
+        let long = "é".repeat(1000);
+        let Error::Protocol { detail } = Error::protocol(&long) else {
+            unreachable!("protocol() makes a Protocol error")
+        };
+        assert_eq!(detail.chars().count(), MAX_DETAIL_CHARS + 1);
+    }
+
+    #[test]
+    fn displays_say_what_happened() {
+        let timeout = Error::Timeout {
+            phase: Phase::TlsHandshake,
+            limit: Duration::from_millis(300),
+            request_sent: false,
+        };
+        assert_eq!(
+            timeout.to_string(),
+            "network timeout: the TLS handshake took longer than 300ms"
+        );
+        let legacy = Error::LegacyTlsRequired { detail: "x".into() };
+        assert!(legacy.to_string().contains("legacy TLS switch"));
+    }
+}

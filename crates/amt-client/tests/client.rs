@@ -1,0 +1,15 @@
+//! Integration tests for amt-client, against simulated devices over real TLS on loopback and
+//! against hand-made peers for the failures the simulator does not commit.
+
+#[path = "client/calls.rs"]
+mod calls;
+#[path = "client/economy.rs"]
+mod economy;
+#[path = "client/failures.rs"]
+mod failures;
+#[path = "client/secrets.rs"]
+mod secrets;
+#[path = "client/support.rs"]
+mod support;
+#[path = "client/tls.rs"]
+mod tls;
