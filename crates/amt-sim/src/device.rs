@@ -358,13 +358,14 @@ impl DeviceCore {
     ) -> Option<String> {
         let now = self.clock.now();
         let mut state = lock(&self.state);
+        // A request without credentials is no login: it is challenged, locked out or not.
+        let Some(value) = authorization.and_then(|v| v.to_str().ok()) else {
+            return Some(state.verifier.challenge(now, &mut random_bytes));
+        };
         if state.throttle.locked_for(now).is_some() {
             Counters::bump(&self.counters.lockout_refusals);
             return Some(state.verifier.challenge(now, &mut random_bytes));
         }
-        let Some(value) = authorization.and_then(|v| v.to_str().ok()) else {
-            return Some(state.verifier.challenge(now, &mut random_bytes));
-        };
         let request = DigestRequest::new("POST", uri).with_body(body);
         let credentials = Credentials::new(&self.username, &self.password);
         match state.verifier.verify(value, &request, &credentials, now) {

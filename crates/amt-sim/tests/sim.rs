@@ -293,6 +293,46 @@ async fn ten_failures_lock_every_login_out_with_a_growing_period() {
 }
 
 #[tokio::test]
+async fn only_logins_count_as_lockout_refusals() {
+    let mut config = config();
+    config.clock = SimClock::manual();
+    let device = start(config).await;
+    let mut wrong = TestClient::new(&device, "wrong password");
+    for _ in 0..10 {
+        wrong.digest = amt_digest::DigestSession::new();
+        wrong.call(&Call::PowerState).await.expect("reply");
+    }
+    let mut right = TestClient::new(&device, PASSWORD);
+    let id = right.message_id();
+    let body = Call::PowerState.build_request(&id);
+    // A request without credentials is challenged but is no refused login.
+    let reply = right
+        .send_raw("/wsman", body.clone(), None)
+        .await
+        .expect("reply");
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(device.counters().lockout_refusals, 0);
+    // Answering the challenge is a login, refused unchecked.
+    let challenges = reply
+        .headers
+        .get_all(header::WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|v| v.to_str().ok());
+    right
+        .digest
+        .on_unauthorized(None, challenges)
+        .expect("a challenge");
+    let (authorization, _) = right.authorization(&body).expect("an answer");
+    let reply = right
+        .send_raw("/wsman", body, Some(&authorization))
+        .await
+        .expect("reply");
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    let counters = device.counters();
+    assert_eq!((counters.lockout_refusals, counters.failed_logins), (1, 10));
+}
+
+#[tokio::test]
 async fn every_read_call_is_answered() {
     let mut config = config();
     config.amt_version = version("16.1.25.1917");
