@@ -726,7 +726,10 @@ fn from_wsman(error: amt_wsman::Error) -> Error {
 fn finish(result: Result<StatusCode, &Error>, started: Instant) {
     let span = tracing::Span::current();
     let elapsed = started.elapsed();
-    span.record("duration_ms", elapsed.as_millis() as u64);
+    span.record(
+        "duration_ms",
+        u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+    );
     match result {
         Ok(status) => {
             span.record("status", status.as_u16());

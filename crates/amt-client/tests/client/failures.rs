@@ -396,3 +396,94 @@ async fn requests_are_posted_to_wsman_with_host_and_content_type() {
     .await;
     server.session().power_status().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_refused_cached_nonce_then_a_refused_fresh_one_cost_two_requests_and_stop() {
+    // The password changed on the device while the session was in use: the cached nonce is
+    // refused, the new challenge is answered once, and refused again.
+    let server = ScriptedServer::start(Arc::new(|index, _, body| match index {
+        1 => answer(body, &power_status_reply(), None),
+        _ => challenge("Digest:CCCC0000000000000000000000000000"),
+    }))
+    .await;
+    let session = server.session();
+    session.power_status().await.unwrap();
+    let requests = || server.requests.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(requests(), 2);
+
+    let error = session.power_status().await.unwrap_err();
+    assert!(
+        matches!(error, Error::CredentialsRejected { .. }),
+        "{error:?}"
+    );
+    assert_eq!(
+        requests(),
+        4,
+        "cached nonce refused, fresh nonce refused, stop"
+    );
+
+    // The next call has only the fresh nonce of the last 401: one attempt.
+    session.power_status().await.unwrap_err();
+    assert_eq!(requests(), 5);
+}
+
+#[tokio::test]
+async fn a_locked_out_device_is_not_hammered() {
+    let mut config = device_config();
+    config.clock = SimClock::manual();
+    let (device, _ca) = start(config).await;
+    let wrong = session(&device, "Wr0ng-Password!");
+    while device.counters().failed_logins < 10 {
+        wrong.power_status().await.unwrap_err();
+    }
+    // Locked: even the right password is refused, and the client stops at once.
+    let right = session(&device, PASSWORD);
+    let (result, counted) = delta(&device, right.power_status()).await;
+    assert!(
+        matches!(result, Err(Error::CredentialsRejected { .. })),
+        "{result:?}"
+    );
+    assert_eq!(counted.requests, 2, "{counted}");
+    // Refused unchecked, so the lockout is not prolonged.
+    assert_eq!(counted.failed_logins, 0, "{counted}");
+    assert_eq!(counted.lockout_refusals, 1, "{counted}");
+    // Once the lockout is over, the same session logs in.
+    device.clock().advance(Duration::from_secs(6));
+    right.power_status().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_cancelled_call_leaves_the_session_usable() {
+    let (device, session) = device_and_session(device_config()).await;
+    session.power_status().await.unwrap();
+    device.inject(FaultRule::on_reads(
+        Fault::Latency(Duration::from_millis(500)),
+        1,
+    ));
+    let cancelled = tokio::time::timeout(Duration::from_millis(50), session.power_status()).await;
+    assert!(cancelled.is_err(), "the call was still running");
+    // The abandoned connection is not reused: the next call opens a new one and succeeds.
+    let (status, counted) = delta(&device, session.power_status()).await;
+    status.unwrap();
+    assert_eq!(counted.tcp_connections, 1, "{counted}");
+    assert_eq!(counted.requests, 1, "{counted}");
+}
+
+#[tokio::test]
+async fn an_ipv6_workstation_is_reached() {
+    let Ok(probe) = std::net::TcpListener::bind("[::1]:0") else {
+        // No IPv6 loopback on this machine: nothing to test here.
+        return;
+    };
+    drop(probe);
+    let config = device_config().on("[::1]:0".parse().unwrap());
+    let (device, _ca) = start(config).await;
+    let session = Session::new(config_for(
+        device.addr(),
+        "[::1]",
+        tls(device.ca_pem()),
+        PASSWORD,
+    ));
+    session.power_status().await.unwrap();
+    assert_eq!(session.host().to_string(), "::1");
+}
