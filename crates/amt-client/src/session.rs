@@ -445,9 +445,9 @@ impl Session {
         let mut resent_after_close = false;
         loop {
             let connection = connected(slot, config, &deadline).await?;
-            let message_id = MessageId::uuid_v4(random()?);
+            let (id, cnonce) = random_pair()?;
+            let message_id = MessageId::uuid_v4(id);
             let body = call.build_request(&message_id);
-            let cnonce: [u8; 16] = random()?;
             let authorization = digest
                 .authorize(&credentials, &DigestRequest::wsman(&body), &mut |buf| {
                     for (out, byte) in buf.iter_mut().zip(cnonce.iter().cycle()) {
@@ -741,13 +741,17 @@ fn finish(result: Result<StatusCode, &Error>, started: Instant) {
     }
 }
 
-/// Random bytes from the operating system (cnonces and MessageIDs).
-fn random<const N: usize>() -> Result<[u8; N], Error> {
-    let mut bytes = [0u8; N];
+/// Two times 16 random bytes from the operating system, in one draw: a `MessageID` and a
+/// digest cnonce.
+fn random_pair() -> Result<([u8; 16], [u8; 16]), Error> {
+    let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| Error::Local {
         detail: format!("the operating system's random source failed: {e}"),
     })?;
-    Ok(bytes)
+    let (mut first, mut second) = ([0u8; 16], [0u8; 16]);
+    first.copy_from_slice(&bytes[..16]);
+    second.copy_from_slice(&bytes[16..]);
+    Ok((first, second))
 }
 
 #[cfg(test)]
@@ -834,10 +838,11 @@ mod tests {
     }
 
     #[test]
-    fn random_bytes_differ() {
-        let a: [u8; 16] = random().unwrap();
-        let b: [u8; 16] = random().unwrap();
+    fn random_draws_differ() {
+        let (a, b) = random_pair().unwrap();
+        let (c, _) = random_pair().unwrap();
         assert_ne!(a, b);
+        assert_ne!(a, c);
     }
 
     fn assert_send_sync<T: Send + Sync>() {}

@@ -112,3 +112,39 @@ async fn a_read_is_resent_once_when_a_kept_alive_connection_turns_out_closed() {
     assert!(status.unwrap_err().may_have_reached_device());
     assert_eq!(counted.requests, 2, "{counted}");
 }
+
+#[tokio::test]
+async fn the_economy_holds_over_tls_1_2_as_amt_speaks_it() {
+    use amt_trust::{PinnedRootVerifier, ProviderRoot, TrustPolicy};
+
+    let (device, ca) = crate::support::start(device_config()).await;
+    // Intel AMT offers TLS 1.2 only: a client limited to it negotiates what AMT would.
+    let policy = TrustPolicy::new(ProviderRoot::from_pem(ca.cert_pem()).unwrap());
+    let tls12 = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_protocol_versions(&[&rustls::version::TLS12])
+    .unwrap()
+    .dangerous()
+    .with_custom_certificate_verifier(Arc::new(PinnedRootVerifier::new(Arc::new(policy))))
+    .with_no_client_auth();
+    let session = amt_client::Session::new(crate::support::config_for(
+        device.addr(),
+        "127.0.0.1",
+        Arc::new(tls12),
+        crate::support::PASSWORD,
+    ));
+    for _ in 0..10 {
+        session.power_status().await.unwrap();
+    }
+    session.disconnect();
+    session.power_status().await.unwrap();
+    let counters = device.counters();
+    assert_eq!(counters.tls_full_handshakes, 1, "{counters}");
+    assert_eq!(counters.tls_resumed_handshakes, 2, "{counters}");
+    assert_eq!(
+        (counters.requests, counters.unauthorized),
+        (12, 1),
+        "{counters}"
+    );
+}

@@ -487,3 +487,31 @@ async fn an_ipv6_workstation_is_reached() {
     session.power_status().await.unwrap();
     assert_eq!(session.host().to_string(), "::1");
 }
+
+#[tokio::test]
+async fn amt_version_falls_back_to_the_server_header() {
+    let server = ScriptedServer::start(Arc::new(|index, _, body| {
+        let parsed = wsdevice::parse_request(body, amt_wsman::Limits::default()).unwrap();
+        let fault = wsdevice::build_fault(
+            &amt_wsman::Fault::destination_unreachable(),
+            parsed.message_id.as_ref(),
+            &MessageId::amt(1),
+        );
+        let mut response = Response::builder().status(StatusCode::BAD_REQUEST);
+        if index > 0 {
+            response = response.header(
+                header::SERVER,
+                "Intel(R) Active Management Technology 11.8.50.3399",
+            );
+        }
+        response.body(Full::new(Bytes::from(fault))).unwrap()
+    }))
+    .await;
+    let session = server.session();
+    // No Server header seen yet: the fault is the answer.
+    let error = session.amt_version().await.unwrap_err();
+    assert!(error.fault().is_some(), "{error:?}");
+    // Now the fault comes with a Server header naming the firmware.
+    let version = session.amt_version().await.unwrap();
+    assert_eq!(version.to_string(), "11.8.50.3399");
+}
