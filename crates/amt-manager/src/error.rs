@@ -175,7 +175,9 @@ pub enum Error {
 }
 
 fn version_text(version: &Option<AmtVersion>) -> String {
-    version.as_ref().map_or_else(|| "an unknown version".to_owned(), ToString::to_string)
+    version
+        .as_ref()
+        .map_or_else(|| "an unknown version".to_owned(), ToString::to_string)
 }
 
 impl Error {
@@ -257,7 +259,9 @@ impl From<VaultError> for Error {
 
 impl From<crate::model::InvalidName> for Error {
     fn from(error: crate::model::InvalidName) -> Self {
-        Self::InvalidInput { detail: error.to_string() }
+        Self::InvalidInput {
+            detail: error.to_string(),
+        }
     }
 }
 
@@ -267,6 +271,9 @@ pub(crate) fn from_trust(error: amt_trust::TrustError) -> Error {
     match error {
         T::NameMismatch { .. } => Error::NameMismatch { source: error },
         T::RootMismatch => Error::RootMismatch { source: error },
-        other => Error::CertificateInvalid { detail: other.to_string(), source: Some(other) },
+        other => Error::CertificateInvalid {
+            detail: other.to_string(),
+            source: Some(other),
+        },
     }
 }

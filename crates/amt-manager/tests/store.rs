@@ -281,6 +281,19 @@ fn power_sends_keep_the_latest_and_prune() {
         store.record_power_send("ws:16993", 1_000).expect(kind);
         store.record_power_send("ws:16993", 900).expect(kind);
         assert_eq!(store.last_power_send("ws:16993").expect(kind), Some(1_000));
+        store.retract_power_send("ws:16993", 900).expect(kind);
+        assert_eq!(
+            store.last_power_send("ws:16993").expect(kind),
+            Some(1_000),
+            "{kind}: a later send stays"
+        );
+        store.retract_power_send("ws:16993", 1_000).expect(kind);
+        assert_eq!(
+            store.last_power_send("ws:16993").expect(kind),
+            None,
+            "{kind}"
+        );
+        store.record_power_send("ws:16993", 1_000).expect(kind);
         store.record_power_send("other:16993", 5_000).expect(kind);
         assert_eq!(store.prune_power_sends(2_000).expect(kind), 1);
         assert_eq!(store.last_power_send("ws:16993").expect(kind), None);

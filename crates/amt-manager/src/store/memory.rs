@@ -389,6 +389,14 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    fn retract_power_send(&self, device_key: &str, at_unix_ms: u64) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        if inner.power_sends.get(device_key) == Some(&at_unix_ms) {
+            inner.power_sends.remove(device_key);
+        }
+        Ok(())
+    }
+
     fn last_power_send(&self, device_key: &str) -> Result<Option<u64>, StoreError> {
         Ok(self.lock().power_sends.get(device_key).copied())
     }

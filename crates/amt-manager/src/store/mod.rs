@@ -165,6 +165,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Records that a power-change request was sent to the device `device_key` at `at_unix_ms`.
     fn record_power_send(&self, device_key: &str, at_unix_ms: u64) -> Result<(), StoreError>;
+    /// Withdraws the send recorded at exactly `at_unix_ms` for `device_key` (the request turned
+    /// out never to have reached the device); a later record is kept.
+    fn retract_power_send(&self, device_key: &str, at_unix_ms: u64) -> Result<(), StoreError>;
     /// The last recorded send to `device_key`.
     fn last_power_send(&self, device_key: &str) -> Result<Option<u64>, StoreError>;
     /// Forgets sends recorded before `before_unix_ms`; returns how many.

@@ -665,6 +665,17 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    fn retract_power_send(&self, device_key: &str, at_unix_ms: u64) -> Result<(), StoreError> {
+        let at = i64::try_from(at_unix_ms).unwrap_or(i64::MAX);
+        self.lock()
+            .execute(
+                "DELETE FROM power_sends WHERE device_key = ?1 AND sent_at_unix_ms = ?2",
+                params![device_key, at],
+            )
+            .map_err(database)?;
+        Ok(())
+    }
+
     fn last_power_send(&self, device_key: &str) -> Result<Option<u64>, StoreError> {
         let at: Option<i64> = self
             .lock()

@@ -1,0 +1,1149 @@
+//! The facade: inventory management, credential validation, status, power operations, bulk runs.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use amt_cooldown::{CooldownGate, Refusal, Timestamp};
+use amt_power::{
+    AmtVersion, Availability, PowerClass, PowerOperation, PowerState, ReturnValue, Unavailable,
+    availability,
+};
+use amt_trust::{Host, ProviderRoot};
+use secrecy::SecretString;
+
+use crate::clock::{SystemClock, WallClock};
+use crate::device::{self, DeviceSession, SessionSettings, Timeouts};
+use crate::error::Error;
+use crate::model::{
+    AMT_TLS_PORT, Deployment, Name, NewWorkstation, Pool, Workstation, WorkstationSettings,
+    device_key,
+};
+use crate::store::{SqliteStore, Store, StoredCredentials};
+use crate::vault::{KeyId, Vault, VaultKey};
+
+/// How the manager confirms a power change after AMT accepted it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Confirmation {
+    /// How long to keep re-reading the state.
+    pub deadline: Duration,
+    /// How long to wait between reads.
+    pub interval: Duration,
+}
+
+impl Default for Confirmation {
+    fn default() -> Self {
+        Self {
+            deadline: Duration::from_secs(30),
+            interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Tunables of a [`Manager`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ManagerOptions {
+    /// Connect, TLS and request timeouts for every workstation.
+    pub timeouts: Timeouts,
+    /// How many workstations a bulk run works on at once (default 64).
+    pub concurrency: usize,
+    /// Whether and how power changes are confirmed by re-reading the state (default: confirm,
+    /// 30 s deadline, 1 s interval).
+    pub confirmation: Option<Confirmation>,
+    /// How many workstations' TLS sessions are cached for resumption, per deployment.
+    pub tls_session_cache_hosts: usize,
+    /// How many workstations may keep an idle connection open; beyond it, connections are closed
+    /// after use (TLS resumption keeps reconnecting cheap). Keeps memory flat over large fleets.
+    pub max_idle_connections: usize,
+}
+
+impl Default for ManagerOptions {
+    fn default() -> Self {
+        Self {
+            timeouts: Timeouts::default(),
+            concurrency: 64,
+            confirmation: Some(Confirmation::default()),
+            tls_session_cache_hosts: 10_000,
+            max_idle_connections: 256,
+        }
+    }
+}
+
+/// Builds a [`Manager`].
+#[derive(Debug, Default)]
+pub struct ManagerBuilder {
+    store: Option<Arc<dyn Store>>,
+    vault: Option<VaultSource>,
+    clock: Option<Arc<dyn WallClock>>,
+    options: ManagerOptions,
+}
+
+#[derive(Debug)]
+enum VaultSource {
+    KeyFile(PathBuf),
+    Key(VaultKey),
+}
+
+impl ManagerBuilder {
+    /// Uses this inventory.
+    #[must_use]
+    pub fn store(mut self, store: impl Store + 'static) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// Uses this shared inventory.
+    #[must_use]
+    pub fn shared_store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Keeps the vault key in this file (created with mode 0600 on first use).
+    #[must_use]
+    pub fn key_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.vault = Some(VaultSource::KeyFile(path.into()));
+        self
+    }
+
+    /// Uses a vault key the embedding application keeps.
+    #[must_use]
+    pub fn vault_key(mut self, key: VaultKey) -> Self {
+        self.vault = Some(VaultSource::Key(key));
+        self
+    }
+
+    /// Reads time from this clock (tests).
+    #[must_use]
+    pub fn clock(mut self, clock: Arc<dyn WallClock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Sets the tunables.
+    #[must_use]
+    pub fn options(mut self, options: ManagerOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Builds the manager: opens the vault (finishing an interrupted key rotation) and restores
+    /// recent power-operation send times.
+    pub fn build(self) -> Result<Manager, Error> {
+        let store = self.store.ok_or_else(|| Error::InvalidInput {
+            detail: "the manager needs an inventory store".to_owned(),
+        })?;
+        let (vault, key_file) = match self.vault {
+            Some(VaultSource::KeyFile(path)) => (open_vault_file(&path)?, Some(path)),
+            Some(VaultSource::Key(key)) => (Vault::new(key), None),
+            None => {
+                return Err(Error::InvalidInput {
+                    detail: "the manager needs a vault key or a key file".to_owned(),
+                });
+            }
+        };
+        let manager = Manager {
+            inner: Arc::new(Inner {
+                store,
+                vault: Mutex::new(vault),
+                key_file,
+                gate: CooldownGate::new(),
+                clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+                options: self.options,
+                sessions: Mutex::new(HashMap::new()),
+                tls: Mutex::new(HashMap::new()),
+            }),
+        };
+        manager.finish_key_rotation()?;
+        Ok(manager)
+    }
+}
+
+/// The file a key rotation writes the new key to before it commits.
+fn next_key_path(path: &Path) -> PathBuf {
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(".next");
+    path.with_file_name(name)
+}
+
+fn open_vault_file(path: &Path) -> Result<Vault, Error> {
+    let vault = Vault::open_key_file(path)?;
+    let next = next_key_path(path);
+    if next.exists() {
+        let key = VaultKey::read_file(&next)?;
+        return Ok(vault.with_new_key(key));
+    }
+    Ok(vault)
+}
+
+/// The power-management facade. Cheap to clone; all clones share one inventory, vault, cooldown
+/// gate and set of device sessions.
+#[derive(Debug, Clone)]
+pub struct Manager {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    store: Arc<dyn Store>,
+    vault: Mutex<Vault>,
+    key_file: Option<PathBuf>,
+    gate: CooldownGate<String>,
+    clock: Arc<dyn WallClock>,
+    options: ManagerOptions,
+    /// Open sessions by device key, with the settings they were made for.
+    sessions: Mutex<HashMap<String, (SessionSettings, DeviceSession)>>,
+    /// One TLS client configuration per provider root (by its SHA-256), shared by all its
+    /// workstations so that TLS sessions resume.
+    tls: Mutex<HashMap<[u8; 32], Arc<rustls::ClientConfig>>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A workstation reached without the inventory (direct mode): where it is, the root to trust,
+/// the credentials.
+#[derive(Debug, Clone)]
+pub struct DirectTarget {
+    /// Its FQDN or IP.
+    pub host: Host,
+    /// Its AMT TLS port.
+    pub port: u16,
+    /// The provider root CA certificate (PEM).
+    pub provider_root_pem: String,
+    /// The digest user name.
+    pub username: String,
+    /// The password.
+    pub password: SecretString,
+    /// Whether the legacy TLS transport may be used.
+    pub allow_legacy_tls: bool,
+}
+
+/// A workstation resolved for a call: where, how, and as whom.
+#[derive(Debug, Clone)]
+struct Target {
+    label: String,
+    workstation: Option<Workstation>,
+    settings: SessionSettings,
+    amt_version: Option<AmtVersion>,
+}
+
+impl Target {
+    fn key(&self) -> String {
+        device_key(&self.settings.host, self.settings.port)
+    }
+}
+
+/// What the manager knows of a workstation's power right now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkstationStatus {
+    /// The workstation's name (the host in direct mode).
+    pub name: String,
+    /// The host it was reached at.
+    pub host: String,
+    /// The power state read now.
+    pub power_state: PowerState,
+    /// `AvailableRequestedPowerStates` as read now.
+    pub offered: Vec<u16>,
+    /// Which operations are available, and why not the others.
+    pub availability: Availability,
+    /// The AMT firmware version (cached after the first read).
+    pub amt_version: Option<AmtVersion>,
+    /// `OSPowerSavingState` (2 full power, 3 OS power saving), read on AMT 10+ when the
+    /// workstation is on.
+    pub os_power_state: Option<u16>,
+}
+
+/// The result of a power operation AMT accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperationOutcome {
+    /// The workstation's name (the host in direct mode).
+    pub name: String,
+    /// The host it was reached at.
+    pub host: String,
+    /// The operation run.
+    pub operation: PowerOperation,
+    /// AMT's answer (0 completed or 4096 job started).
+    pub return_value: ReturnValue,
+    /// The state before the change.
+    pub state_before: PowerState,
+    /// The last state read after the change (with confirmation on).
+    pub state_after: Option<PowerState>,
+    /// Whether the change was seen to happen: `None` when confirmation is off, `Some(false)` when
+    /// the deadline passed first (AMT may accept a change it then ignores).
+    pub confirmed: Option<bool>,
+}
+
+impl OperationOutcome {
+    /// Whether AMT accepted the request.
+    pub fn accepted(&self) -> bool {
+        self.return_value.is_accepted()
+    }
+}
+
+/// Which workstations a bulk run covers: named workstations and every member of named pools.
+/// A workstation named twice, or in two pools, runs once.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Targets {
+    /// Workstation names.
+    pub workstations: Vec<String>,
+    /// Pool names.
+    pub pools: Vec<String>,
+}
+
+impl Targets {
+    /// These workstations.
+    pub fn workstations<I: IntoIterator<Item = S>, S: Into<String>>(names: I) -> Self {
+        Self {
+            workstations: names.into_iter().map(Into::into).collect(),
+            pools: Vec::new(),
+        }
+    }
+
+    /// These pools.
+    pub fn pools<I: IntoIterator<Item = S>, S: Into<String>>(names: I) -> Self {
+        Self {
+            workstations: Vec::new(),
+            pools: names.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// One workstation's result in a bulk run.
+#[derive(Debug)]
+pub struct BulkResult<T> {
+    /// The workstation's name.
+    pub name: String,
+    /// The host it is reached at.
+    pub host: String,
+    /// What happened.
+    pub result: Result<T, Error>,
+}
+
+/// Progress of a bulk run, given to the callback after each workstation.
+#[derive(Debug)]
+pub struct BulkProgress<'a, T> {
+    /// Workstations finished so far (this one included).
+    pub done: usize,
+    /// Workstations in the run.
+    pub total: usize,
+    /// This workstation's result.
+    pub latest: &'a BulkResult<T>,
+}
+
+impl Manager {
+    /// Starts building a manager.
+    pub fn builder() -> ManagerBuilder {
+        ManagerBuilder::default()
+    }
+
+    /// The usual embedded set-up: the SQLite inventory at `database` and the vault key file at
+    /// `key_file` (both created if missing).
+    pub fn open(database: &Path, key_file: &Path) -> Result<Self, Error> {
+        Self::builder()
+            .store(SqliteStore::open(database)?)
+            .key_file(key_file)
+            .build()
+    }
+
+    /// The inventory.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// The options in force.
+    pub fn options(&self) -> &ManagerOptions {
+        &self.inner.options
+    }
+
+    fn now(&self) -> Timestamp {
+        Timestamp::from_millis(self.inner.clock.now_unix_ms())
+    }
+
+    // ----- deployments -------------------------------------------------------------------
+
+    /// Adds a deployment with its provider root CA certificate (PEM text: a file's contents or
+    /// pasted text; exactly one CA certificate).
+    pub fn add_deployment(&self, name: &str, provider_root_pem: &str) -> Result<Deployment, Error> {
+        let name = Name::parse(name)?;
+        ProviderRoot::from_pem(provider_root_pem)
+            .map_err(|source| Error::InvalidProviderRoot { source })?;
+        Ok(self
+            .inner
+            .store
+            .insert_deployment(&name, provider_root_pem)?)
+    }
+
+    /// Every deployment.
+    pub fn deployments(&self) -> Result<Vec<Deployment>, Error> {
+        Ok(self.inner.store.deployments()?)
+    }
+
+    /// Replaces a deployment's provider root; its workstations are reached with the new one from
+    /// the next call.
+    pub fn set_provider_root(
+        &self,
+        deployment: &str,
+        provider_root_pem: &str,
+    ) -> Result<(), Error> {
+        ProviderRoot::from_pem(provider_root_pem)
+            .map_err(|source| Error::InvalidProviderRoot { source })?;
+        let deployment = self.inner.store.deployment_by_name(deployment)?;
+        self.inner
+            .store
+            .set_provider_root(deployment.id, provider_root_pem)?;
+        lock(&self.inner.sessions).clear();
+        Ok(())
+    }
+
+    /// Removes a deployment that has no workstations.
+    pub fn remove_deployment(&self, deployment: &str) -> Result<(), Error> {
+        let deployment = self.inner.store.deployment_by_name(deployment)?;
+        Ok(self.inner.store.delete_deployment(deployment.id)?)
+    }
+
+    // ----- workstations ------------------------------------------------------------------
+
+    /// Adds a workstation to a deployment: not managed, without credentials. `port` defaults to
+    /// 16993.
+    pub fn add_workstation(
+        &self,
+        deployment: &str,
+        name: &str,
+        host: &str,
+        port: Option<u16>,
+        allow_legacy_tls: bool,
+    ) -> Result<Workstation, Error> {
+        let name = Name::parse(name)?;
+        let host = parse_host(host)?;
+        let port = checked_port(port)?;
+        let deployment = self.inner.store.deployment_by_name(deployment)?;
+        Ok(self.inner.store.insert_workstation(&NewWorkstation {
+            deployment: deployment.id,
+            name,
+            host,
+            port,
+            allow_legacy_tls,
+        })?)
+    }
+
+    /// Every workstation.
+    pub fn workstations(&self) -> Result<Vec<Workstation>, Error> {
+        Ok(self.inner.store.workstations()?)
+    }
+
+    /// One workstation.
+    pub fn workstation(&self, name: &str) -> Result<Workstation, Error> {
+        Ok(self.inner.store.workstation_by_name(name)?)
+    }
+
+    /// Changes where a workstation is reached, or renames it.
+    pub fn update_workstation(
+        &self,
+        name: &str,
+        new_name: Option<&str>,
+        host: Option<&str>,
+        port: Option<u16>,
+    ) -> Result<Workstation, Error> {
+        let workstation = self.inner.store.workstation_by_name(name)?;
+        let settings = WorkstationSettings {
+            name: new_name
+                .map(Name::parse)
+                .transpose()?
+                .unwrap_or_else(|| workstation.name.clone()),
+            host: host
+                .map(parse_host)
+                .transpose()?
+                .unwrap_or_else(|| workstation.host.clone()),
+            port: port
+                .map(|p| checked_port(Some(p)))
+                .transpose()?
+                .unwrap_or(workstation.port),
+            managed: workstation.managed,
+            allow_legacy_tls: workstation.allow_legacy_tls,
+        };
+        self.inner
+            .store
+            .update_workstation(workstation.id, &settings)?;
+        self.forget_session(&workstation.device_key());
+        Ok(self.inner.store.workstation(workstation.id)?)
+    }
+
+    /// Removes a workstation, its credentials and its pool memberships.
+    pub fn remove_workstation(&self, name: &str) -> Result<(), Error> {
+        let workstation = self.inner.store.workstation_by_name(name)?;
+        self.inner.store.delete_workstation(workstation.id)?;
+        self.forget_session(&workstation.device_key());
+        Ok(())
+    }
+
+    /// Turns management on or off. Turning it on needs stored credentials.
+    pub fn set_managed(&self, name: &str, managed: bool) -> Result<(), Error> {
+        let workstation = self.inner.store.workstation_by_name(name)?;
+        if managed && !workstation.has_credentials() {
+            return Err(Error::NotManageable);
+        }
+        self.update_settings(&workstation, |s| s.managed = managed)
+    }
+
+    /// Allows or forbids the legacy TLS transport for a workstation (it weakens the connection).
+    pub fn set_allow_legacy_tls(&self, name: &str, allow: bool) -> Result<(), Error> {
+        let workstation = self.inner.store.workstation_by_name(name)?;
+        self.update_settings(&workstation, |s| s.allow_legacy_tls = allow)?;
+        self.forget_session(&workstation.device_key());
+        Ok(())
+    }
+
+    fn update_settings(
+        &self,
+        workstation: &Workstation,
+        change: impl FnOnce(&mut WorkstationSettings),
+    ) -> Result<(), Error> {
+        let mut settings = WorkstationSettings {
+            name: workstation.name.clone(),
+            host: workstation.host.clone(),
+            port: workstation.port,
+            managed: workstation.managed,
+            allow_legacy_tls: workstation.allow_legacy_tls,
+        };
+        change(&mut settings);
+        Ok(self
+            .inner
+            .store
+            .update_workstation(workstation.id, &settings)?)
+    }
+
+    /// Validates credentials against the workstation (an authenticated call, whether or not it
+    /// is managed) and, only if they work, stores them encrypted. The AMT version read while
+    /// validating is cached.
+    pub async fn set_credentials(
+        &self,
+        name: &str,
+        username: &str,
+        password: SecretString,
+    ) -> Result<(), Error> {
+        let workstation = self.inner.store.workstation_by_name(name)?;
+        let deployment = self.inner.store.deployment(workstation.deployment)?;
+        let settings = SessionSettings {
+            host: workstation.host.clone(),
+            port: workstation.port,
+            provider_root_pem: deployment.provider_root_pem,
+            username: username.to_owned(),
+            password: password.clone(),
+            allow_legacy_tls: workstation.allow_legacy_tls,
+        };
+        let session = self.new_session(&settings)?;
+        let version = session.validate().await.map_err(device::validation_error)?;
+        let sealed = lock(&self.inner.vault).seal(workstation.id, &password)?;
+        self.inner.store.set_credentials(
+            workstation.id,
+            &StoredCredentials {
+                username: username.to_owned(),
+                sealed,
+            },
+        )?;
+        self.inner
+            .store
+            .set_amt_version(workstation.id, Some(&version.to_string()))?;
+        let key = workstation.device_key();
+        lock(&self.inner.sessions).insert(key, (settings, session));
+        Ok(())
+    }
+
+    /// Forgets a workstation's credentials (and turns management off).
+    pub fn clear_credentials(&self, name: &str) -> Result<(), Error> {
+        let workstation = self.inner.store.workstation_by_name(name)?;
+        self.inner.store.clear_credentials(workstation.id)?;
+        self.forget_session(&workstation.device_key());
+        Ok(())
+    }
+
+    // ----- pools ---------------------------------------------------------------------------
+
+    /// Adds an empty pool.
+    pub fn add_pool(&self, name: &str) -> Result<Pool, Error> {
+        Ok(self.inner.store.insert_pool(&Name::parse(name)?)?)
+    }
+
+    /// Adds a workstation to a pool.
+    pub fn add_pool_member(&self, pool: &str, workstation: &str) -> Result<(), Error> {
+        let pool = self.inner.store.pool_by_name(pool)?;
+        let workstation = self.inner.store.workstation_by_name(workstation)?;
+        Ok(self.inner.store.add_pool_member(pool.id, workstation.id)?)
+    }
+
+    /// Removes a workstation from a pool.
+    pub fn remove_pool_member(&self, pool: &str, workstation: &str) -> Result<(), Error> {
+        let pool = self.inner.store.pool_by_name(pool)?;
+        let workstation = self.inner.store.workstation_by_name(workstation)?;
+        Ok(self
+            .inner
+            .store
+            .remove_pool_member(pool.id, workstation.id)?)
+    }
+
+    /// Every pool.
+    pub fn pools(&self) -> Result<Vec<Pool>, Error> {
+        Ok(self.inner.store.pools()?)
+    }
+
+    /// Removes a pool (not its workstations).
+    pub fn remove_pool(&self, name: &str) -> Result<(), Error> {
+        let pool = self.inner.store.pool_by_name(name)?;
+        Ok(self.inner.store.delete_pool(pool.id)?)
+    }
+
+    // ----- the vault -----------------------------------------------------------------------
+
+    /// Re-encrypts every stored password under a new random key. With a key file, the new key
+    /// is written beside it first and replaces it once the inventory is committed, so an
+    /// interrupted rotation is finished on the next start. Returns the new key's id.
+    pub fn rotate_vault_key(&self) -> Result<KeyId, Error> {
+        let key = VaultKey::generate()?;
+        if let Some(path) = &self.inner.key_file {
+            let next = next_key_path(path);
+            let _ = std::fs::remove_file(&next);
+            key.write_new_file(&next)?;
+        }
+        let id = key.id();
+        let rotated = lock(&self.inner.vault).with_new_key(key);
+        *lock(&self.inner.vault) = rotated;
+        self.finish_key_rotation()?;
+        Ok(id)
+    }
+
+    /// Re-encrypts every stored password under `key`, which the embedding application keeps.
+    pub fn rotate_vault_key_to(&self, key: VaultKey) -> Result<(), Error> {
+        if self.inner.key_file.is_some() {
+            return Err(Error::InvalidInput {
+                detail: "this manager keeps its key in a file; use rotate_vault_key".to_owned(),
+            });
+        }
+        let rotated = lock(&self.inner.vault).with_new_key(key);
+        *lock(&self.inner.vault) = rotated;
+        self.finish_key_rotation()
+    }
+
+    /// Reseals the records not sealed by the current key, then retires the older keys.
+    fn finish_key_rotation(&self) -> Result<(), Error> {
+        let vault = lock(&self.inner.vault).clone();
+        let mut resealed = Vec::new();
+        for (id, stored) in self.inner.store.all_credentials()? {
+            if !vault.is_current(&stored.sealed) {
+                let password = vault.open(id, &stored.sealed)?;
+                resealed.push((id, vault.seal(id, &password)?));
+            }
+        }
+        if !resealed.is_empty() {
+            self.inner.store.reseal_credentials(&resealed)?;
+        }
+        if let Some(path) = &self.inner.key_file {
+            let next = next_key_path(path);
+            if next.exists() {
+                std::fs::rename(&next, path).map_err(|source| {
+                    Error::Vault(crate::vault::VaultError::KeyFileIo {
+                        path: path.clone(),
+                        source,
+                    })
+                })?;
+            }
+        }
+        *lock(&self.inner.vault) = Vault::new(vault.current_key().clone());
+        Ok(())
+    }
+
+    // ----- sessions ------------------------------------------------------------------------
+
+    fn tls_config(&self, provider_root_pem: &str) -> Result<Arc<rustls::ClientConfig>, Error> {
+        let root = ProviderRoot::from_pem(provider_root_pem)
+            .map_err(|source| Error::InvalidProviderRoot { source })?;
+        let fingerprint = *root.sha256_fingerprint().as_bytes();
+        let mut configs = lock(&self.inner.tls);
+        if let Some(config) = configs.get(&fingerprint) {
+            return Ok(Arc::clone(config));
+        }
+        let config = device::tls_config(root, self.inner.options.tls_session_cache_hosts);
+        configs.insert(fingerprint, Arc::clone(&config));
+        Ok(config)
+    }
+
+    fn new_session(&self, settings: &SessionSettings) -> Result<DeviceSession, Error> {
+        let tls = self.tls_config(&settings.provider_root_pem)?;
+        DeviceSession::new(settings, tls, &self.inner.options.timeouts)
+    }
+
+    fn session(&self, target: &Target) -> Result<DeviceSession, Error> {
+        let key = target.key();
+        if let Some((settings, session)) = lock(&self.inner.sessions).get(&key)
+            && *settings == target.settings
+        {
+            return Ok(session.clone());
+        }
+        let session = self.new_session(&target.settings)?;
+        lock(&self.inner.sessions).insert(key, (target.settings.clone(), session.clone()));
+        Ok(session)
+    }
+
+    fn forget_session(&self, key: &str) {
+        lock(&self.inner.sessions).remove(key);
+    }
+
+    /// Closes the connection of `session` if too many are open, so memory stays flat over large
+    /// fleets (the next call resumes TLS).
+    fn release(&self, session: &DeviceSession) {
+        let limit = self.inner.options.max_idle_connections;
+        if lock(&self.inner.sessions).len() > limit {
+            session.close();
+        }
+    }
+
+    fn target(&self, name: &str) -> Result<Target, Error> {
+        let workstation = self.inner.store.workstation_by_name(name)?;
+        let credentials = self
+            .inner
+            .store
+            .credentials(workstation.id)?
+            .ok_or(Error::NoCredentials)?;
+        let password = lock(&self.inner.vault).open(workstation.id, &credentials.sealed)?;
+        let deployment = self.inner.store.deployment(workstation.deployment)?;
+        Ok(Target {
+            label: workstation.name.to_string(),
+            settings: SessionSettings {
+                host: workstation.host.clone(),
+                port: workstation.port,
+                provider_root_pem: deployment.provider_root_pem,
+                username: credentials.username,
+                password,
+                allow_legacy_tls: workstation.allow_legacy_tls,
+            },
+            amt_version: workstation.amt_version.clone(),
+            workstation: Some(workstation),
+        })
+    }
+
+    fn direct(target: DirectTarget) -> Target {
+        Target {
+            label: target.host.to_string(),
+            workstation: None,
+            settings: SessionSettings {
+                host: target.host,
+                port: target.port,
+                provider_root_pem: target.provider_root_pem,
+                username: target.username,
+                password: target.password,
+                allow_legacy_tls: target.allow_legacy_tls,
+            },
+            amt_version: None,
+        }
+    }
+
+    // ----- status --------------------------------------------------------------------------
+
+    /// Reads a workstation's power state, which operations are available (and why not the
+    /// others), its AMT version (cached) and OS power state.
+    pub async fn status(&self, name: &str) -> Result<WorkstationStatus, Error> {
+        let target = self.target(name)?;
+        self.status_of(target).await
+    }
+
+    /// [`status`](Self::status) of a workstation outside the inventory.
+    pub async fn status_direct(&self, target: DirectTarget) -> Result<WorkstationStatus, Error> {
+        ProviderRoot::from_pem(&target.provider_root_pem)
+            .map_err(|source| Error::InvalidProviderRoot { source })?;
+        self.status_of(Self::direct(target)).await
+    }
+
+    async fn status_of(&self, mut target: Target) -> Result<WorkstationStatus, Error> {
+        let session = self.session(&target)?;
+        let result = self.read_status(&session, &mut target).await;
+        self.release(&session);
+        let (state, offered, version) = result?;
+        let os_power_state = match &version {
+            Some(v) if v.major() >= 10 && state == PowerState::On => {
+                session.os_power_state().await.ok()
+            }
+            _ => None,
+        };
+        Ok(WorkstationStatus {
+            name: target.label.clone(),
+            host: target.settings.host.to_string(),
+            power_state: state,
+            availability: availability(state, &offered, version.as_ref()),
+            offered,
+            amt_version: version,
+            os_power_state,
+        })
+    }
+
+    /// Reads state and offered transitions, and the version when it is not cached yet.
+    async fn read_status(
+        &self,
+        session: &DeviceSession,
+        target: &mut Target,
+    ) -> Result<(PowerState, Vec<u16>, Option<AmtVersion>), Error> {
+        let (state, offered) = session.power_status().await?;
+        if target.amt_version.is_none() {
+            let version = session.amt_version().await.ok();
+            if let (Some(version), Some(workstation)) = (&version, &target.workstation) {
+                self.inner
+                    .store
+                    .set_amt_version(workstation.id, Some(&version.to_string()))?;
+            }
+            target.amt_version = version;
+        }
+        Ok((state, offered, target.amt_version.clone()))
+    }
+
+    /// Checks credentials against a workstation outside the inventory with an authenticated
+    /// call; returns the AMT version it runs.
+    pub async fn validate_direct(&self, target: DirectTarget) -> Result<AmtVersion, Error> {
+        ProviderRoot::from_pem(&target.provider_root_pem)
+            .map_err(|source| Error::InvalidProviderRoot { source })?;
+        let target = Self::direct(target);
+        let session = self.session(&target)?;
+        let result = session.validate().await.map_err(device::validation_error);
+        self.release(&session);
+        result
+    }
+
+    // ----- power operations ----------------------------------------------------------------
+
+    /// Runs a power operation on a managed workstation: cooldown gate (refused before any network
+    /// call), fresh state and version, availability, one invoke (never retried), then, with
+    /// confirmation on, re-reads until the change shows or the deadline passes.
+    pub async fn run(
+        &self,
+        name: &str,
+        operation: PowerOperation,
+    ) -> Result<OperationOutcome, Error> {
+        let workstation = self.inner.store.workstation_by_name(name)?;
+        if !workstation.managed {
+            return Err(Error::NotManaged {
+                name: workstation.name.to_string(),
+            });
+        }
+        let target = self.target(name)?;
+        self.run_on(target, operation).await
+    }
+
+    /// [`run`](Self::run) on a workstation outside the inventory; the cooldown is kept in the
+    /// inventory all the same, so that separate runs against one host are 20 s apart.
+    pub async fn run_direct(
+        &self,
+        target: DirectTarget,
+        operation: PowerOperation,
+    ) -> Result<OperationOutcome, Error> {
+        ProviderRoot::from_pem(&target.provider_root_pem)
+            .map_err(|source| Error::InvalidProviderRoot { source })?;
+        self.run_on(Self::direct(target), operation).await
+    }
+
+    async fn run_on(
+        &self,
+        mut target: Target,
+        operation: PowerOperation,
+    ) -> Result<OperationOutcome, Error> {
+        let key = target.key();
+        let gate = &self.inner.gate;
+        if let Some(sent) = self.inner.store.last_power_send(&key)? {
+            gate.restore(key.clone(), Timestamp::from_millis(sent));
+        }
+        let mut permit = gate
+            .begin(key.clone(), self.now())
+            .map_err(|refusal| match refusal {
+                Refusal::InFlight => Error::OperationInProgress,
+                cooling => Error::CoolingDown {
+                    since_secs: cooling.seconds_since_last_send().unwrap_or(0),
+                    remaining_secs: cooling.seconds_remaining().unwrap_or(0),
+                },
+            })?;
+
+        let session = self.session(&target)?;
+        let result = async {
+            let (state_before, offered, version) = self.read_status(&session, &mut target).await?;
+            availability(state_before, &offered, version.as_ref())
+                .check(operation)
+                .map_err(|reason| unavailable(operation, state_before, reason))?;
+
+            // The cooldown starts when the request is handed to the connection. The send time
+            // is persisted at once (a crash mid-call must not lose it) and withdrawn only if
+            // the failure proves the device never saw the request.
+            let store = Arc::clone(&self.inner.store);
+            let clock = Arc::clone(&self.inner.clock);
+            let mut sent_at = None;
+            let mut on_send = || {
+                let now = clock.now_unix_ms();
+                sent_at = Some(now);
+                if let Err(error) = store.record_power_send(&key, now) {
+                    tracing::warn!(%error, device = %key, "could not persist the power operation's send time");
+                }
+            };
+            let invoked =
+                session.request_power_state_change(operation.requested_state(), &mut on_send).await;
+            if let Some(at) = sent_at {
+                let reached = invoked.as_ref().map_or_else(|e| e.may_have_reached_device(), |_| true);
+                if reached {
+                    permit.mark_sent(Timestamp::from_millis(at));
+                } else if let Err(error) = self.inner.store.retract_power_send(&key, at) {
+                    tracing::warn!(%error, device = %key, "could not withdraw an unsent power operation");
+                }
+            }
+            let return_value = invoked.map_err(device::map_error)?;
+            if !return_value.is_accepted() {
+                return Err(Error::OperationRefused { operation, return_value });
+            }
+            let (state_after, confirmed) = match self.inner.options.confirmation {
+                Some(confirmation) => {
+                    let (state, seen) = confirm(&session, operation, state_before, confirmation).await;
+                    (state, Some(seen))
+                }
+                None => (None, None),
+            };
+            Ok(OperationOutcome {
+                name: target.label.clone(),
+                host: target.settings.host.to_string(),
+                operation,
+                return_value,
+                state_before,
+                state_after,
+                confirmed,
+            })
+        }
+        .await;
+        self.release(&session);
+        result
+    }
+
+    // ----- bulk ----------------------------------------------------------------------------
+
+    /// The workstations `targets` names, each once, in the order named.
+    pub fn resolve(&self, targets: &Targets) -> Result<Vec<Workstation>, Error> {
+        let mut seen = HashSet::new();
+        let mut resolved = Vec::new();
+        for name in &targets.workstations {
+            let workstation = self.inner.store.workstation_by_name(name)?;
+            if seen.insert(workstation.id) {
+                resolved.push(workstation);
+            }
+        }
+        for pool in &targets.pools {
+            for id in self.inner.store.pool_by_name(pool)?.members {
+                if seen.insert(id) {
+                    resolved.push(self.inner.store.workstation(id)?);
+                }
+            }
+        }
+        Ok(resolved)
+    }
+
+    /// Runs `operation` on every workstation of `targets`, at most
+    /// [`ManagerOptions::concurrency`] at once. One workstation's failure never stops the others;
+    /// `progress` hears of each result as it comes. Results are returned in the order the
+    /// workstations were named. Fails as a whole only if a named workstation or pool does not
+    /// exist.
+    pub async fn run_bulk(
+        &self,
+        operation: PowerOperation,
+        targets: &Targets,
+        progress: impl Fn(BulkProgress<'_, OperationOutcome>) + Send + Sync,
+    ) -> Result<Vec<BulkResult<OperationOutcome>>, Error> {
+        let names = self.resolve(targets)?;
+        Ok(self
+            .bulk(names, progress, move |manager, name| async move {
+                manager.run(&name, operation).await
+            })
+            .await)
+    }
+
+    /// Reads the status of every workstation of `targets`, as [`run_bulk`](Self::run_bulk) runs
+    /// operations.
+    pub async fn status_bulk(
+        &self,
+        targets: &Targets,
+        progress: impl Fn(BulkProgress<'_, WorkstationStatus>) + Send + Sync,
+    ) -> Result<Vec<BulkResult<WorkstationStatus>>, Error> {
+        let names = self.resolve(targets)?;
+        Ok(self
+            .bulk(names, progress, |manager, name| async move {
+                manager.status(&name).await
+            })
+            .await)
+    }
+
+    async fn bulk<T, F, Fut>(
+        &self,
+        workstations: Vec<Workstation>,
+        progress: impl Fn(BulkProgress<'_, T>) + Send + Sync,
+        work: F,
+    ) -> Vec<BulkResult<T>>
+    where
+        T: Send + 'static,
+        F: Fn(Self, String) -> Fut + Send + Sync + 'static + Clone,
+        Fut: Future<Output = Result<T, Error>> + Send + 'static,
+    {
+        let total = workstations.len();
+        let limit = Arc::new(tokio::sync::Semaphore::new(
+            self.inner.options.concurrency.max(1),
+        ));
+        let mut tasks = tokio::task::JoinSet::new();
+        for (index, workstation) in workstations.iter().enumerate() {
+            let manager = self.clone();
+            let limit = Arc::clone(&limit);
+            let work = work.clone();
+            let name = workstation.name.to_string();
+            let host = workstation.host.to_string();
+            tasks.spawn(async move {
+                // The semaphore is never closed, so acquiring only fails if it were.
+                let _slot = limit.acquire_owned().await;
+                let result = work(manager, name.clone()).await;
+                (index, BulkResult { name, host, result })
+            });
+        }
+        let mut results: Vec<Option<BulkResult<T>>> = (0..total).map(|_| None).collect();
+        let mut done = 0;
+        while let Some(joined) = tasks.join_next().await {
+            let (index, result) = match joined {
+                Ok(finished) => finished,
+                Err(panic) => {
+                    // A task only ends this way if it panicked: report it on no workstation in
+                    // particular rather than losing the others.
+                    tracing::error!(error = %panic, "a bulk task failed");
+                    continue;
+                }
+            };
+            done += 1;
+            progress(BulkProgress {
+                done,
+                total,
+                latest: &result,
+            });
+            if let Some(slot) = results.get_mut(index) {
+                *slot = Some(result);
+            }
+        }
+        results
+            .into_iter()
+            .zip(workstations)
+            .map(|(result, workstation)| {
+                result.unwrap_or_else(|| BulkResult {
+                    name: workstation.name.to_string(),
+                    host: workstation.host.to_string(),
+                    result: Err(Error::Protocol {
+                        detail: "the task for this workstation failed".into(),
+                    }),
+                })
+            })
+            .collect()
+    }
+}
+
+fn parse_host(host: &str) -> Result<Host, Error> {
+    Host::parse(host).map_err(|e| Error::InvalidInput {
+        detail: e.to_string(),
+    })
+}
+
+fn checked_port(port: Option<u16>) -> Result<u16, Error> {
+    match port.unwrap_or(AMT_TLS_PORT) {
+        0 => Err(Error::InvalidInput {
+            detail: "port 0 is not a valid port".to_owned(),
+        }),
+        port => Ok(port),
+    }
+}
+
+fn unavailable(operation: PowerOperation, state: PowerState, reason: Unavailable) -> Error {
+    match reason {
+        Unavailable::NeedsAmtVersion {
+            minimum_major,
+            actual,
+        } => Error::AmtVersionTooOld {
+            operation,
+            required: minimum_major,
+            actual,
+        },
+        reason => Error::OperationUnavailable {
+            operation,
+            state,
+            reason,
+        },
+    }
+}
+
+/// What a state read after `operation` shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Progress {
+    /// Nothing yet.
+    NotYet,
+    /// The change has begun (a restart passing through its transitional states).
+    Started,
+    /// The change is complete.
+    Done,
+}
+
+fn progress(
+    operation: PowerOperation,
+    before: PowerState,
+    now: PowerState,
+    started: bool,
+) -> Progress {
+    let done = |yes: bool| {
+        if yes {
+            Progress::Done
+        } else {
+            Progress::NotYet
+        }
+    };
+    match operation {
+        PowerOperation::PowerOn => done(now.class() == PowerClass::On),
+        PowerOperation::PowerOff | PowerOperation::GracefulShutdown => {
+            done(now.class() == PowerClass::Off)
+        }
+        PowerOperation::Sleep | PowerOperation::Hibernate => {
+            done(now.class() == PowerClass::Sleeping)
+        }
+        // A restart ends where it began: it shows in the states it passes through, and is done
+        // when the workstation is on again.
+        PowerOperation::Reset | PowerOperation::GracefulRestart | PowerOperation::PowerCycle => {
+            match (started || now != before, now.class() == PowerClass::On) {
+                (true, true) => Progress::Done,
+                (true, false) => Progress::Started,
+                (false, _) => Progress::NotYet,
+            }
+        }
+    }
+}
+
+/// Re-reads the state until it shows the change complete or the deadline passes; read errors (a
+/// device busy resetting) are tolerated until then. Returns the last state read and whether the
+/// change was seen (begun or complete).
+async fn confirm(
+    session: &DeviceSession,
+    operation: PowerOperation,
+    before: PowerState,
+    confirmation: Confirmation,
+) -> (Option<PowerState>, bool) {
+    let deadline = tokio::time::Instant::now() + confirmation.deadline;
+    let mut last = None;
+    let mut started = false;
+    loop {
+        if let Ok((state, _)) = session.power_status().await {
+            last = Some(state);
+            match progress(operation, before, state, started) {
+                Progress::Done => return (last, true),
+                Progress::Started => started = true,
+                Progress::NotYet => {}
+            }
+        }
+        if tokio::time::Instant::now() + confirmation.interval > deadline {
+            return (last, started);
+        }
+        tokio::time::sleep(confirmation.interval).await;
+    }
+}

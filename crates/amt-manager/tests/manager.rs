@@ -1,0 +1,883 @@
+//! The manager against simulated devices: every flow of the product and every row of the error
+//! table.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use amt_manager::vault::VaultKey;
+use amt_manager::{
+    Confirmation, DirectTarget, Error, Manager, ManagerOptions, ManualClock, MemoryStore,
+    SqliteStore, Targets, Timeouts,
+};
+use amt_power::{PowerOperation, PowerState, Unavailable};
+use amt_sim::{
+    DeviceConfig, Fault, FaultRule, LeafIssuer, LeafSpec, SimCa, SimDevice, Timing, Validity,
+};
+use amt_trust::Host;
+use secrecy::SecretString;
+
+const PASSWORD: &str = "P@ssw0rd1";
+
+fn any_port() -> SocketAddr {
+    "127.0.0.1:0".parse().expect("valid address")
+}
+
+/// A device with quick power transitions.
+fn device_config() -> DeviceConfig {
+    let mut config = DeviceConfig::new(PASSWORD).on(any_port());
+    config.timing = Timing {
+        change_delay: Duration::from_millis(50),
+        graceful_delay: Duration::from_millis(150),
+    };
+    config
+}
+
+fn options() -> ManagerOptions {
+    let mut options = ManagerOptions::default();
+    options.timeouts = Timeouts::uniform(Duration::from_secs(2));
+    options.confirmation = Some(Confirmation {
+        deadline: Duration::from_secs(3),
+        interval: Duration::from_millis(20),
+    });
+    options
+}
+
+struct Lab {
+    ca: SimCa,
+    manager: Manager,
+    clock: Arc<ManualClock>,
+    devices: Vec<SimDevice>,
+}
+
+impl Lab {
+    fn new() -> Self {
+        Self::with_options(options())
+    }
+
+    fn with_options(options: ManagerOptions) -> Self {
+        let clock = Arc::new(ManualClock::new(1_800_000_000_000));
+        let manager = Manager::builder()
+            .store(MemoryStore::new())
+            .vault_key(VaultKey::generate().expect("key"))
+            .clock(clock.clone())
+            .options(options)
+            .build()
+            .expect("manager");
+        let ca = SimCa::generate("lab provider root").expect("CA");
+        manager
+            .add_deployment("lab", ca.cert_pem())
+            .expect("deployment");
+        Self {
+            ca,
+            manager,
+            clock,
+            devices: Vec::new(),
+        }
+    }
+
+    /// Starts a device and registers it as `name` (not managed, no credentials).
+    async fn add(&mut self, name: &str, config: DeviceConfig) -> usize {
+        let device = SimDevice::start(config, &self.ca).await.expect("device");
+        self.manager
+            .add_workstation("lab", name, "127.0.0.1", Some(device.addr().port()), false)
+            .expect("workstation");
+        self.devices.push(device);
+        self.devices.len() - 1
+    }
+
+    /// Starts a device and registers it managed, with validated credentials.
+    async fn add_managed(&mut self, name: &str, config: DeviceConfig) -> usize {
+        let index = self.add(name, config).await;
+        self.manager
+            .set_credentials(name, "admin", SecretString::from(PASSWORD))
+            .await
+            .expect("credentials");
+        self.manager.set_managed(name, true).expect("managed");
+        index
+    }
+}
+
+fn assert_error(result: Result<impl std::fmt::Debug, Error>, kind: &str, message: &str) {
+    match result {
+        Err(error) => {
+            assert_eq!(error.kind(), kind, "{error}");
+            assert_eq!(error.to_string(), message);
+        }
+        Ok(value) => panic!("expected {kind}, got {value:?}"),
+    }
+}
+
+#[tokio::test]
+async fn inventory_names_are_checked_and_clear_errors_name_them() {
+    let mut lab = Lab::new();
+    lab.add("ws-1", device_config()).await;
+    let m = &lab.manager;
+    assert_error(
+        m.add_deployment("lab", lab.ca.cert_pem()),
+        "duplicate",
+        r#"Deployment "lab" already exists"#,
+    );
+    assert_error(
+        m.add_workstation("lab", "ws-1", "ws1.example.com", None, false),
+        "duplicate",
+        r#"Workstation "ws-1" already exists"#,
+    );
+    assert_error(
+        m.add_workstation("nope", "ws-2", "ws2.example.com", None, false),
+        "not_found",
+        r#"Deployment "nope" does not exist"#,
+    );
+    assert_error(
+        m.workstation("ghost"),
+        "not_found",
+        r#"Workstation "ghost" does not exist"#,
+    );
+    assert_eq!(
+        m.add_workstation("lab", "ws-2", "bad host!", None, false)
+            .unwrap_err()
+            .kind(),
+        "invalid_input"
+    );
+    assert_eq!(
+        m.add_deployment("other", "not a certificate")
+            .unwrap_err()
+            .kind(),
+        "invalid_provider_root"
+    );
+    assert_eq!(m.remove_deployment("lab").unwrap_err().kind(), "in_use");
+    assert_error(
+        m.add_pool(""),
+        "invalid_input",
+        r#"Invalid input: the name "" is empty"#,
+    );
+
+    let updated = m
+        .update_workstation("ws-1", Some("ws-one"), None, None)
+        .expect("rename");
+    assert_eq!(updated.name.as_str(), "ws-one");
+    m.remove_workstation("ws-one").expect("remove");
+    m.remove_deployment("lab").expect("empty deployment goes");
+    assert!(m.deployments().expect("list").is_empty());
+}
+
+#[tokio::test]
+async fn saving_credentials_validates_them_first_and_stores_nothing_on_failure() {
+    let mut lab = Lab::new();
+    let i = lab.add("ws-1", device_config()).await;
+    let m = lab.manager.clone();
+
+    assert_error(
+        m.set_credentials("ws-1", "admin", SecretString::from("wrong"))
+            .await,
+        "credentials_invalid",
+        "Error validating management credentials: the workstation refused the user name or password",
+    );
+    assert!(
+        m.workstation("ws-1").expect("ws").username.is_none(),
+        "nothing stored"
+    );
+    assert_eq!(lab.devices[i].counters().failed_logins, 1);
+
+    m.set_credentials("ws-1", "admin", SecretString::from(PASSWORD))
+        .await
+        .expect("right password");
+    let ws = m.workstation("ws-1").expect("ws");
+    assert_eq!(ws.username.as_deref(), Some("admin"));
+    assert_eq!(
+        ws.amt_version.map(|v| v.to_string()).as_deref(),
+        Some("16.1.25"),
+        "version cached"
+    );
+    assert!(!ws.managed, "validation does not turn management on");
+
+    // A workstation nobody listens for.
+    let closed = std::net::TcpListener::bind(any_port()).expect("bind");
+    let port = closed.local_addr().expect("addr").port();
+    drop(closed);
+    m.add_workstation("lab", "gone", "127.0.0.1", Some(port), false)
+        .expect("ws");
+    let error = m
+        .set_credentials("gone", "admin", SecretString::from(PASSWORD))
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), "credentials_invalid");
+    assert!(
+        error.to_string().starts_with(
+            "Error validating management credentials: The workstation could not be reached"
+        ),
+        "{error}"
+    );
+
+    // A workstation whose certificate comes from another CA.
+    let mut foreign = device_config();
+    foreign.leaf = LeafSpec {
+        issuer: LeafIssuer::ForeignCa,
+        ..LeafSpec::default()
+    };
+    lab.add("foreign", foreign).await;
+    assert_error(
+        lab.manager
+            .set_credentials("foreign", "admin", SecretString::from(PASSWORD))
+            .await,
+        "credentials_invalid",
+        "Error validating management credentials: AMT root certificate does not match Intel provider CA certificate",
+    );
+    assert!(
+        lab.manager
+            .workstation("foreign")
+            .expect("ws")
+            .username
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn management_needs_credentials_and_operations_need_management() {
+    let mut lab = Lab::new();
+    lab.add("ws-1", device_config()).await;
+    let m = lab.manager.clone();
+    assert_error(
+        m.set_managed("ws-1", true),
+        "not_manageable",
+        "This workstation cannot be managed by Intel AMT without administrator credentials",
+    );
+    assert_error(
+        m.status("ws-1").await,
+        "no_credentials",
+        "No credentials found.",
+    );
+    m.set_credentials("ws-1", "admin", SecretString::from(PASSWORD))
+        .await
+        .expect("credentials");
+    assert_eq!(
+        m.run("ws-1", PowerOperation::Reset)
+            .await
+            .unwrap_err()
+            .kind(),
+        "not_managed"
+    );
+    m.set_managed("ws-1", true).expect("managed");
+    m.clear_credentials("ws-1").expect("clear");
+    let ws = m.workstation("ws-1").expect("ws");
+    assert!(
+        !ws.managed && ws.username.is_none(),
+        "clearing credentials turns management off"
+    );
+}
+
+#[tokio::test]
+async fn status_reports_availability_with_reasons() {
+    let mut lab = Lab::new();
+    let mut no_lms = device_config();
+    no_lms.lms = false;
+    lab.add_managed("no-lms", no_lms).await;
+    let mut amt9 = device_config();
+    amt9.amt_version = "9.5.30".parse().expect("version");
+    lab.add_managed("amt9", amt9).await;
+    let mut off = device_config();
+    off.power_state = PowerState::OffSoft;
+    lab.add_managed("off", off).await;
+    let m = &lab.manager;
+
+    let status = m.status("no-lms").await.expect("status");
+    assert_eq!(status.power_state, PowerState::On);
+    assert_eq!(status.os_power_state, Some(2));
+    let available: Vec<_> = status.availability.available().collect();
+    assert_eq!(
+        available,
+        [
+            PowerOperation::PowerOff,
+            PowerOperation::Reset,
+            PowerOperation::PowerCycle
+        ]
+    );
+    assert!(matches!(
+        status.availability.reason(PowerOperation::GracefulShutdown),
+        Some(Unavailable::NotOfferedByDevice { .. })
+    ));
+
+    let status = m.status("amt9").await.expect("status");
+    assert!(
+        status
+            .availability
+            .is_available(PowerOperation::GracefulShutdown)
+    );
+    assert!(matches!(
+        status.availability.reason(PowerOperation::GracefulRestart),
+        Some(Unavailable::NeedsAmtVersion {
+            minimum_major: 10,
+            ..
+        })
+    ));
+    assert_eq!(
+        status.os_power_state, None,
+        "no IPS_PowerManagementService before AMT 10"
+    );
+
+    let status = m.status("off").await.expect("status");
+    assert_eq!(
+        status.availability.available().collect::<Vec<_>>(),
+        [PowerOperation::PowerOn]
+    );
+    assert!(matches!(
+        status.availability.reason(PowerOperation::Reset),
+        Some(Unavailable::NotAllowedInState {
+            state: PowerState::OffSoft
+        })
+    ));
+}
+
+#[tokio::test]
+async fn every_operation_and_alias_runs_and_is_confirmed() {
+    let mut lab = Lab::new();
+    let cases = [
+        ("start", PowerState::OffSoft, PowerState::On),
+        ("power-on", PowerState::Hibernate, PowerState::On),
+        ("stop", PowerState::On, PowerState::OffSoft),
+        ("restart", PowerState::On, PowerState::On),
+        ("graceful-shutdown", PowerState::On, PowerState::OffSoft),
+        ("graceful-restart", PowerState::On, PowerState::On),
+        ("power-cycle", PowerState::On, PowerState::On),
+    ];
+    for (i, (name, initial, _)) in cases.iter().enumerate() {
+        let mut config = device_config();
+        config.power_state = *initial;
+        lab.add_managed(&format!("ws-{i}"), config).await;
+        let _ = name;
+    }
+    for (i, (name, initial, expected)) in cases.iter().enumerate() {
+        let operation: PowerOperation = name.parse().expect("operation");
+        let outcome = lab
+            .manager
+            .run(&format!("ws-{i}"), operation)
+            .await
+            .expect(name);
+        assert!(outcome.accepted(), "{name}");
+        assert_eq!(outcome.state_before, *initial, "{name}");
+        assert_eq!(outcome.confirmed, Some(true), "{name}: the change was seen");
+        assert_eq!(
+            outcome.state_after.map(|s| s.class()),
+            Some(expected.class()),
+            "{name}"
+        );
+        assert_eq!(
+            lab.devices[i]
+                .counters()
+                .invokes_of(operation.requested_state()),
+            1,
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_change_not_seen_before_the_deadline_is_reported_unconfirmed() {
+    let mut options = options();
+    options.confirmation = Some(Confirmation {
+        deadline: Duration::from_millis(200),
+        interval: Duration::from_millis(20),
+    });
+    let mut lab = Lab::with_options(options);
+    let mut slow = device_config();
+    slow.timing.graceful_delay = Duration::from_secs(60);
+    lab.add_managed("slow", slow).await;
+    let outcome = lab
+        .manager
+        .run("slow", PowerOperation::GracefulShutdown)
+        .await
+        .expect("run");
+    assert!(outcome.accepted());
+    assert_eq!(
+        outcome.confirmed,
+        Some(false),
+        "AMT accepted, but the state has not changed yet"
+    );
+    assert_eq!(outcome.state_after, Some(PowerState::On));
+
+    let mut unconfirmed = ManagerOptions::default();
+    unconfirmed.confirmation = None;
+    let mut lab = Lab::with_options(unconfirmed);
+    lab.add_managed("fast", device_config()).await;
+    let outcome = lab
+        .manager
+        .run("fast", PowerOperation::PowerOff)
+        .await
+        .expect("run");
+    assert_eq!((outcome.confirmed, outcome.state_after), (None, None));
+}
+
+#[tokio::test]
+async fn the_cooldown_refuses_before_any_network_call_and_ends_after_20_s() {
+    let mut lab = Lab::new();
+    let i = lab.add_managed("ws-1", device_config()).await;
+    lab.manager
+        .run("ws-1", PowerOperation::Reset)
+        .await
+        .expect("reset");
+    let before = lab.devices[i].counters();
+
+    lab.clock.advance(Duration::from_millis(7_400));
+    assert_error(
+        lab.manager.run("ws-1", PowerOperation::PowerOff).await,
+        "cooling_down",
+        "A power operation was sent to this workstation 7 s ago; the next is allowed in 13 s",
+    );
+    assert_eq!(
+        lab.devices[i].counters(),
+        before,
+        "nothing reached the device"
+    );
+
+    lab.clock.advance(Duration::from_millis(12_599));
+    assert_eq!(
+        lab.manager
+            .run("ws-1", PowerOperation::PowerOff)
+            .await
+            .unwrap_err()
+            .kind(),
+        "cooling_down"
+    );
+    lab.clock.advance(Duration::from_millis(1));
+    lab.manager
+        .run("ws-1", PowerOperation::PowerOff)
+        .await
+        .expect("20 s later");
+}
+
+#[tokio::test]
+async fn an_unavailable_operation_releases_the_gate_without_cooldown() {
+    let mut lab = Lab::new();
+    let mut amt9 = device_config();
+    amt9.amt_version = "9.0.1".parse().expect("version");
+    let i = lab.add_managed("amt9", amt9).await;
+    assert_error(
+        lab.manager.run("amt9", PowerOperation::PowerOn).await,
+        "operation_unavailable",
+        "Power On is not available while the workstation is on",
+    );
+    assert_error(
+        lab.manager
+            .run("amt9", PowerOperation::GracefulRestart)
+            .await,
+        "amt_version_too_old",
+        "Graceful Restart requires Intel AMT 10 or later; this workstation runs 9.0.1",
+    );
+    assert_eq!(lab.devices[i].counters().total_invokes(), 0);
+    lab.manager
+        .run("amt9", PowerOperation::Reset)
+        .await
+        .expect("no cooldown was started");
+}
+
+#[tokio::test]
+async fn the_cooldown_survives_reopening_the_inventory() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (db, key) = (
+        dir.path().join("inventory.db"),
+        dir.path().join("vault.key"),
+    );
+    let clock = Arc::new(ManualClock::new(1_800_000_000_000));
+    let ca = SimCa::generate("root").expect("CA");
+    let device = SimDevice::start(device_config(), &ca)
+        .await
+        .expect("device");
+    {
+        let manager = Manager::builder()
+            .store(SqliteStore::open(&db).expect("db"))
+            .key_file(&key)
+            .clock(clock.clone())
+            .options(options())
+            .build()
+            .expect("manager");
+        manager
+            .add_deployment("lab", ca.cert_pem())
+            .expect("deployment");
+        manager
+            .add_workstation(
+                "lab",
+                "ws-1",
+                "127.0.0.1",
+                Some(device.addr().port()),
+                false,
+            )
+            .expect("ws");
+        manager
+            .set_credentials("ws-1", "admin", SecretString::from(PASSWORD))
+            .await
+            .expect("credentials");
+        manager.set_managed("ws-1", true).expect("managed");
+        manager
+            .run("ws-1", PowerOperation::Reset)
+            .await
+            .expect("reset");
+    }
+    clock.advance(Duration::from_secs(5));
+    let reopened = Manager::builder()
+        .store(SqliteStore::open(&db).expect("db"))
+        .key_file(&key)
+        .clock(clock.clone())
+        .options(options())
+        .build()
+        .expect("manager");
+    assert_eq!(
+        reopened
+            .run("ws-1", PowerOperation::Reset)
+            .await
+            .unwrap_err()
+            .kind(),
+        "cooling_down"
+    );
+    // Direct mode against the same device shares the inventory's cooldown.
+    let direct = DirectTarget {
+        host: Host::parse("127.0.0.1").expect("host"),
+        port: device.addr().port(),
+        provider_root_pem: ca.cert_pem().to_owned(),
+        username: "admin".into(),
+        password: SecretString::from(PASSWORD),
+        allow_legacy_tls: false,
+    };
+    assert_eq!(
+        reopened
+            .run_direct(direct, PowerOperation::Reset)
+            .await
+            .unwrap_err()
+            .kind(),
+        "cooling_down"
+    );
+    assert_eq!(device.counters().total_invokes(), 1);
+}
+
+#[tokio::test]
+async fn a_refused_power_change_is_reported_with_amts_reason() {
+    let mut lab = Lab::new();
+    let mut kvm = device_config();
+    kvm.redirection_session = true;
+    lab.add_managed("kvm", kvm).await;
+    let error = lab
+        .manager
+        .run("kvm", PowerOperation::PowerOff)
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), "operation_refused");
+    assert!(
+        error
+            .to_string()
+            .starts_with("Intel AMT refused Power Off: not possible now"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn bulk_runs_cover_overlapping_pools_once_and_survive_a_failure() {
+    let mut lab = Lab::new();
+    for name in ["a", "b", "c", "d"] {
+        lab.add_managed(name, device_config()).await;
+    }
+    let mut off = device_config();
+    off.power_state = PowerState::OffSoft;
+    lab.add_managed("off", off).await;
+    let m = lab.manager.clone();
+    for (pool, members) in [("floor-1", ["a", "b", "off"]), ("floor-2", ["b", "c", "d"])] {
+        m.add_pool(pool).expect("pool");
+        for member in members {
+            m.add_pool_member(pool, member).expect("member");
+        }
+    }
+    let seen = std::sync::Mutex::new(Vec::new());
+    let results = m
+        .run_bulk(
+            PowerOperation::Reset,
+            &Targets::pools(["floor-1", "floor-2"]),
+            |p| {
+                seen.lock()
+                    .expect("lock")
+                    .push((p.done, p.total, p.latest.name.clone()));
+            },
+        )
+        .await
+        .expect("bulk");
+    let names: Vec<&str> = results.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["a", "b", "off", "c", "d"],
+        "each once, in the order named"
+    );
+    let failed: Vec<&str> = results
+        .iter()
+        .filter(|r| r.result.is_err())
+        .map(|r| r.name.as_str())
+        .collect();
+    assert_eq!(
+        failed,
+        ["off"],
+        "Reset is unavailable while off; the others ran"
+    );
+    let seen = seen.into_inner().expect("lock");
+    assert_eq!(seen.len(), 5);
+    assert!(seen.iter().all(|(_, total, _)| *total == 5));
+    let invokes: u64 = lab
+        .devices
+        .iter()
+        .map(|d| d.counters().invokes_of(10))
+        .sum();
+    assert_eq!(invokes, 4, "b, in both pools, ran once");
+
+    assert_eq!(
+        m.run_bulk(PowerOperation::Reset, &Targets::pools(["nope"]), |_| {})
+            .await
+            .unwrap_err()
+            .kind(),
+        "not_found"
+    );
+}
+
+#[tokio::test]
+async fn key_rotation_reseals_every_record() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (db, key) = (
+        dir.path().join("inventory.db"),
+        dir.path().join("vault.key"),
+    );
+    let ca = SimCa::generate("root").expect("CA");
+    let device = SimDevice::start(device_config(), &ca)
+        .await
+        .expect("device");
+    let open = || {
+        Manager::builder()
+            .store(SqliteStore::open(&db).expect("db"))
+            .key_file(&key)
+            .options(options())
+            .build()
+            .expect("manager")
+    };
+    let manager = open();
+    manager
+        .add_deployment("lab", ca.cert_pem())
+        .expect("deployment");
+    for name in ["one", "two"] {
+        manager
+            .add_workstation(
+                "lab",
+                name,
+                if name == "one" {
+                    "127.0.0.1"
+                } else {
+                    "localhost"
+                },
+                Some(device.addr().port()),
+                false,
+            )
+            .expect("ws");
+        manager
+            .set_credentials(name, "admin", SecretString::from(PASSWORD))
+            .await
+            .expect("credentials");
+    }
+    let old_key = std::fs::read(&key).expect("key file");
+    let new_id = manager.rotate_vault_key().expect("rotate");
+    assert_ne!(
+        std::fs::read(&key).expect("key file"),
+        old_key,
+        "the key file holds the new key"
+    );
+    for (_, stored) in manager.store().all_credentials().expect("records") {
+        assert_eq!(stored.sealed.key_id(), Some(new_id));
+    }
+    drop(manager);
+    let reopened = open();
+    reopened
+        .status("one")
+        .await
+        .expect("the new key opens the records");
+    reopened
+        .status("two")
+        .await
+        .expect("the new key opens the records");
+}
+
+#[tokio::test]
+async fn an_interrupted_rotation_is_finished_on_the_next_start() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (db, key) = (
+        dir.path().join("inventory.db"),
+        dir.path().join("vault.key"),
+    );
+    let ca = SimCa::generate("root").expect("CA");
+    let device = SimDevice::start(device_config(), &ca)
+        .await
+        .expect("device");
+    let manager = Manager::builder()
+        .store(SqliteStore::open(&db).expect("db"))
+        .key_file(&key)
+        .build()
+        .expect("manager");
+    manager
+        .add_deployment("lab", ca.cert_pem())
+        .expect("deployment");
+    manager
+        .add_workstation("lab", "one", "127.0.0.1", Some(device.addr().port()), false)
+        .expect("ws");
+    manager
+        .set_credentials("one", "admin", SecretString::from(PASSWORD))
+        .await
+        .expect("credentials");
+    drop(manager);
+    // A rotation that wrote its new key and stopped before resealing anything.
+    let next = VaultKey::generate().expect("key");
+    next.write_new_file(&dir.path().join("vault.key.next"))
+        .expect("next key");
+    let manager = Manager::builder()
+        .store(SqliteStore::open(&db).expect("db"))
+        .key_file(&key)
+        .build()
+        .expect("manager");
+    assert!(
+        !dir.path().join("vault.key.next").exists(),
+        "the rotation was finished"
+    );
+    let (_, stored) = manager
+        .store()
+        .all_credentials()
+        .expect("records")
+        .remove(0);
+    assert_eq!(stored.sealed.key_id(), Some(next.id()));
+    manager.status("one").await.expect("still opens");
+}
+
+#[tokio::test]
+async fn the_database_file_never_holds_a_password_in_clear() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (db, key) = (
+        dir.path().join("inventory.db"),
+        dir.path().join("vault.key"),
+    );
+    let ca = SimCa::generate("root").expect("CA");
+    let secret = "Sup3r-S3cret-Passw0rd!";
+    let mut config = device_config();
+    config.password = SecretString::from(secret);
+    let device = SimDevice::start(config, &ca).await.expect("device");
+    {
+        let manager = Manager::open(&db, &key).expect("manager");
+        manager
+            .add_deployment("lab", ca.cert_pem())
+            .expect("deployment");
+        manager
+            .add_workstation("lab", "one", "127.0.0.1", Some(device.addr().port()), false)
+            .expect("ws");
+        manager
+            .set_credentials("one", "admin", SecretString::from(secret))
+            .await
+            .expect("credentials");
+        manager.rotate_vault_key().expect("rotate");
+    }
+    let mut scanned = 0;
+    for entry in std::fs::read_dir(dir.path()).expect("dir") {
+        let path = entry.expect("entry").path();
+        if path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("inventory.db"))
+        {
+            let bytes = std::fs::read(&path).expect("read");
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{} holds the password",
+                path.display()
+            );
+            scanned += 1;
+        }
+    }
+    assert!(scanned >= 1);
+}
+
+#[tokio::test]
+async fn network_and_certificate_failures_map_to_their_rows() {
+    let mut lab = Lab::new();
+    let mut wrong_name = device_config();
+    wrong_name.leaf = LeafSpec::names(["other.example"]);
+    lab.add("wrong-name", wrong_name).await;
+    let mut expired = device_config();
+    expired.leaf = LeafSpec {
+        validity: Validity::Expired,
+        ..LeafSpec::default()
+    };
+    lab.add("expired", expired).await;
+    let stalled = lab.add_managed("stalled", device_config()).await;
+    let malformed = lab.add_managed("malformed", device_config()).await;
+    let m = lab.manager.clone();
+
+    let direct = |port: u16| DirectTarget {
+        host: Host::parse("127.0.0.1").expect("host"),
+        port,
+        provider_root_pem: lab.ca.cert_pem().to_owned(),
+        username: "admin".into(),
+        password: SecretString::from(PASSWORD),
+        allow_legacy_tls: false,
+    };
+    assert_error(
+        m.status_direct(direct(lab.devices[0].addr().port())).await,
+        "name_mismatch",
+        "FQDN/IP does not match AMT certificate subject",
+    );
+    let error = m
+        .status_direct(direct(lab.devices[1].addr().port()))
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), "certificate_invalid");
+    assert!(
+        error
+            .to_string()
+            .starts_with("AMT certificate is not valid: "),
+        "{error}"
+    );
+
+    lab.devices[stalled].inject(FaultRule::on_reads(Fault::Stall, 1));
+    assert_error(
+        m.status("stalled").await,
+        "network_timeout",
+        "Network timeout occurred",
+    );
+
+    lab.devices[malformed].inject(FaultRule::on_reads(Fault::MalformedXml, 1));
+    let error = m.status("malformed").await.unwrap_err();
+    assert_eq!(error.kind(), "protocol");
+    assert!(
+        error
+            .to_string()
+            .starts_with("Unexpected response from Intel AMT: "),
+        "{error}"
+    );
+
+    let closed = std::net::TcpListener::bind(any_port()).expect("bind");
+    let port = closed.local_addr().expect("addr").port();
+    drop(closed);
+    let error = m.status_direct(direct(port)).await.unwrap_err();
+    assert_eq!(error.kind(), "unreachable");
+    assert!(
+        error
+            .to_string()
+            .starts_with("The workstation could not be reached: "),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn errors_and_debug_output_never_show_the_password() {
+    let mut lab = Lab::new();
+    lab.add("ws-1", device_config()).await;
+    let error = lab
+        .manager
+        .set_credentials("ws-1", "admin", SecretString::from("Wr0ng-Secret!"))
+        .await
+        .unwrap_err();
+    let texts = [
+        error.to_string(),
+        format!("{error:?}"),
+        error.chain().to_string(),
+        format!("{:?}", lab.manager),
+    ];
+    for text in texts {
+        assert!(!text.contains("Wr0ng-Secret!"), "{text}");
+        assert!(!text.contains(PASSWORD), "{text}");
+    }
+}
