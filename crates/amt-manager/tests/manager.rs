@@ -881,3 +881,46 @@ async fn errors_and_debug_output_never_show_the_password() {
         assert!(!text.contains(PASSWORD), "{text}");
     }
 }
+
+#[tokio::test]
+async fn tls_refusals_and_soap_faults_map_to_their_rows() {
+    let mut lab = Lab::new();
+    let mut old = device_config();
+    old.tls = amt_sim::TlsProfile::RefuseModern;
+    lab.add("old", old).await;
+    let mut mutual = device_config();
+    mutual.require_client_certificate = true;
+    lab.add("mutual", mutual).await;
+    let faulty = lab.add_managed("faulty", device_config()).await;
+    let m = lab.manager.clone();
+    let direct = |port: u16| DirectTarget {
+        host: Host::parse("127.0.0.1").expect("host"),
+        port,
+        provider_root_pem: lab.ca.cert_pem().to_owned(),
+        username: "admin".into(),
+        password: SecretString::from(PASSWORD),
+        allow_legacy_tls: false,
+    };
+    assert_error(
+        m.status_direct(direct(lab.devices[0].addr().port())).await,
+        "legacy_tls_required",
+        "TLS handshake failed: the workstation may need legacy TLS (Intel AMT 12 or lower)",
+    );
+    assert_error(
+        m.status_direct(direct(lab.devices[1].addr().port())).await,
+        "client_certificate_required",
+        "The workstation requires mutual TLS, which is not supported",
+    );
+    lab.devices[faulty].inject(FaultRule::on_reads(
+        Fault::SoapFault(Box::new(amt_wsman::Fault::access_denied())),
+        1,
+    ));
+    let error = m.status("faulty").await.unwrap_err();
+    assert_eq!(error.kind(), "wsman_fault");
+    assert!(
+        error
+            .to_string()
+            .starts_with("Intel AMT returned a fault: AccessDenied: "),
+        "{error}"
+    );
+}

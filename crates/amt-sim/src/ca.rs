@@ -169,6 +169,16 @@ impl SimCa {
         &self.inner.cert_pem
     }
 
+    /// The CA certificate in DER.
+    pub fn cert_der(&self) -> Result<CertificateDer<'static>, Error> {
+        use rustls_pki_types::pem::PemObject as _;
+        CertificateDer::from_pem_slice(self.inner.cert_pem.as_bytes()).map_err(|e| {
+            Error::Certificate {
+                detail: format!("the CA certificate PEM: {e}"),
+            }
+        })
+    }
+
     /// The CA's private key in PEM (to save the CA and load it again with [`SimCa::from_files`]).
     pub fn key_pem(&self) -> String {
         self.inner.issuer.key().serialize_pem()

@@ -33,6 +33,21 @@ pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCA
 /// The largest request body a device reads.
 pub const MAX_REQUEST_BODY: usize = 64 * 1024;
 
+/// Which TLS a device speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum TlsProfile {
+    /// TLS 1.3 and 1.2 (rustls, ECDHE suites).
+    #[default]
+    Modern,
+    /// TLS 1.2 only, as Intel AMT 13 to 18 firmware speaks it.
+    Tls12Only,
+    /// Emulates Intel AMT 12 and older facing a modern client: every ClientHello is answered
+    /// with a `protocol_version` alert. (Real legacy listeners come with the `legacy-tls`
+    /// feature.)
+    RefuseModern,
+}
+
 /// How a simulated device behaves. Build one with [`DeviceConfig::new`] and adjust its fields.
 #[derive(Clone)]
 #[non_exhaustive]
@@ -60,6 +75,11 @@ pub struct DeviceConfig {
     pub timing: Timing,
     /// The device's TLS certificate.
     pub leaf: LeafSpec,
+    /// The TLS the device speaks.
+    pub tls: TlsProfile,
+    /// Demand a client certificate (mutual TLS), which AMT can be configured to do and the
+    /// product does not support.
+    pub require_client_certificate: bool,
     /// The digest realm; `None` draws a random `Digest:<32 hex>` realm, fixed for the device's life.
     pub realm: Option<Realm>,
     /// How long a digest nonce is accepted.
@@ -103,6 +123,8 @@ impl DeviceConfig {
             graceful_noop_without_lms: false,
             timing: Timing::default(),
             leaf: LeafSpec::default(),
+            tls: TlsProfile::Modern,
+            require_client_certificate: false,
             realm: None,
             nonce_lifetime: VerifierConfig::DEFAULT_NONCE_LIFETIME,
             close_after_requests: None,
@@ -314,6 +336,12 @@ impl DeviceCore {
                 return Ok(self.response(StatusCode::INTERNAL_SERVER_ERROR, "", Bytes::new()));
             }
             Some(InjectedFault::Latency(delay)) => tokio::time::sleep(delay).await,
+            Some(InjectedFault::SoapFault(fault)) => {
+                let relates_to = parsed.as_ref().ok().and_then(|r| r.message_id.clone());
+                let body =
+                    wsdevice::build_fault(&fault, relates_to.as_ref(), &self.next_message_id());
+                return Ok(self.soap(StatusCode::BAD_REQUEST, body));
+            }
             _ => {}
         }
 

@@ -19,6 +19,8 @@ pub enum Fault {
     /// Carry the request out, then answer 200 with a body of this many bytes (well-formed XML
     /// padded with a comment), to test clients' body limits.
     OversizedBody(usize),
+    /// Answer with this SOAP fault (HTTP 400) instead of carrying the request out.
+    SoapFault(Box<amt_wsman::Fault>),
 }
 
 /// Which requests a fault applies to. Faults only ever apply to authenticated requests, so the

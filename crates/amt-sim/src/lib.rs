@@ -75,7 +75,7 @@ mod server;
 pub use ca::{LeafIssuer, LeafSpec, ServerIdentity, SimCa, Validity};
 pub use clock::SimClock;
 pub use counters::{CounterSnapshot, Counters};
-pub use device::{DEFAULT_LISTEN, DeviceConfig, MAX_REQUEST_BODY};
+pub use device::{DEFAULT_LISTEN, DeviceConfig, MAX_REQUEST_BODY, TlsProfile};
 pub use fault::{Fault, FaultRule, FaultTarget};
 pub use power::{PowerModel, Timing};
 pub use server::{Addressing, Fleet, SimDevice};

@@ -15,7 +15,7 @@ use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
 use crate::counters::{CounterSnapshot, Counters};
-use crate::device::{ConnectionRequests, DeviceConfig, DeviceCore};
+use crate::device::{ConnectionRequests, DeviceConfig, DeviceCore, TlsProfile};
 use crate::fault::FaultRule;
 use crate::{Error, ServerIdentity, SimCa};
 
@@ -44,12 +44,32 @@ impl std::fmt::Debug for DeviceCore {
 pub(crate) fn server_config(
     identity: ServerIdentity,
     sessions: Arc<dyn StoresServerSessions>,
+    profile: TlsProfile,
+    client_ca: Option<&SimCa>,
 ) -> Result<Arc<ServerConfig>, Error> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = ServerConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map_err(Error::Tls)?
-        .with_no_client_auth()
+    let versions: &[&'static rustls::SupportedProtocolVersion] = match profile {
+        TlsProfile::Tls12Only => &[&rustls::version::TLS12],
+        _ => &[&rustls::version::TLS13, &rustls::version::TLS12],
+    };
+    let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
+        .with_protocol_versions(versions)
+        .map_err(Error::Tls)?;
+    let builder = match client_ca {
+        None => builder.with_no_client_auth(),
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            roots.add(ca.cert_der()?).map_err(Error::Tls)?;
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .build()
+            .map_err(|e| Error::InvalidConfig(format!("client certificate verifier: {e}")))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let mut config = builder
         .with_single_cert(identity.chain, identity.key)
         .map_err(Error::Tls)?;
     config.session_storage = sessions;
@@ -79,15 +99,15 @@ impl SimDevice {
             source,
         })?;
         let identity = ca.issue(&config.leaf, addr.ip())?;
-        let tls = server_config(identity, sessions)?;
+        let client_ca = config.require_client_certificate.then_some(ca);
+        let tls = server_config(identity, sessions, config.tls, client_ca)?;
         let core = Arc::new(DeviceCore::new(&config, addr));
         let (shutdown, stop) = watch::channel(false);
-        tokio::spawn(accept_loop(
-            listener,
-            TlsAcceptor::from(tls),
-            Arc::clone(&core),
-            stop,
-        ));
+        let acceptor = match config.tls {
+            TlsProfile::RefuseModern => Acceptor::RefuseModern,
+            _ => Acceptor::Rustls(TlsAcceptor::from(tls)),
+        };
+        tokio::spawn(accept_loop(listener, acceptor, Arc::clone(&core), stop));
         Ok(Self {
             core,
             ca_pem: ca.cert_pem().to_owned(),
@@ -169,9 +189,34 @@ impl Drop for SimDevice {
     }
 }
 
+/// How a device answers a TLS client.
+#[derive(Clone)]
+enum Acceptor {
+    Rustls(TlsAcceptor),
+    /// Old firmware: every modern ClientHello is answered with a `protocol_version` alert.
+    RefuseModern,
+}
+
+/// A TLS record: fatal alert, `protocol_version` (70), in a TLS 1.0 record as old stacks write it.
+const PROTOCOL_VERSION_ALERT: [u8; 7] = [0x15, 0x03, 0x01, 0x00, 0x02, 0x02, 0x46];
+
+async fn refuse_modern(mut tcp: TcpStream, core: Arc<DeviceCore>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut hello = [0u8; 4096];
+    if let Ok(Ok(read)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, tcp.read(&mut hello)).await
+        && read > 0
+    {
+        let _ = tcp.write_all(&PROTOCOL_VERSION_ALERT).await;
+        let _ = tcp.shutdown().await;
+        // Let the client read the alert before the socket goes.
+        let _ = tokio::time::timeout(HANDSHAKE_TIMEOUT, tcp.read(&mut hello)).await;
+    }
+    Counters::bump(&core.counters.tls_failed_handshakes);
+}
+
 async fn accept_loop(
     listener: TcpListener,
-    acceptor: TlsAcceptor,
+    acceptor: Acceptor,
     core: Arc<DeviceCore>,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -184,12 +229,14 @@ async fn accept_loop(
             Ok((tcp, _peer)) => {
                 Counters::bump(&core.counters.tcp_connections);
                 let _ = tcp.set_nodelay(true);
-                tokio::spawn(serve(
-                    tcp,
-                    acceptor.clone(),
-                    Arc::clone(&core),
-                    stop.clone(),
-                ));
+                match &acceptor {
+                    Acceptor::Rustls(tls) => {
+                        tokio::spawn(serve(tcp, tls.clone(), Arc::clone(&core), stop.clone()));
+                    }
+                    Acceptor::RefuseModern => {
+                        tokio::spawn(refuse_modern(tcp, Arc::clone(&core)));
+                    }
+                }
             }
             // Out of file descriptors or a connection reset before accept: back off briefly.
             Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,

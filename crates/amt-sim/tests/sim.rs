@@ -739,3 +739,65 @@ async fn devices_on_their_own_loopback_addresses_have_certificates_for_them() {
         assert_eq!(power_status(&mut client).await.power_state, 2);
     }
 }
+
+#[tokio::test]
+async fn tls_profiles_and_mutual_tls_are_what_clients_meet() {
+    use amt_sim::TlsProfile;
+    // TLS 1.2 only: a TLS 1.2 client gets in.
+    let mut config = config();
+    config.tls = TlsProfile::Tls12Only;
+    let device = start(config).await;
+    let mut client = TestClient::new(&device, PASSWORD);
+    assert_eq!(power_status(&mut client).await.power_state, 2);
+
+    // Old firmware refuses the modern handshake outright.
+    let mut config = self::config();
+    config.tls = TlsProfile::RefuseModern;
+    let old = start(config).await;
+    let mut client = TestClient::new(&old, PASSWORD);
+    match client.connect().await {
+        Err(ConnectError::Io(error)) => {
+            assert!(
+                error.to_string().to_lowercase().contains("protocolversion"),
+                "{error}"
+            )
+        }
+        other => panic!("expected a refused handshake, got {other:?}"),
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(old.counters().tls_failed_handshakes, 1);
+
+    // A device that demands a client certificate refuses one that has none.
+    let mut config = self::config();
+    config.require_client_certificate = true;
+    let mutual = start(config).await;
+    let mut client = TestClient::new(&mutual, PASSWORD);
+    let refused = match client.connect().await {
+        Ok(()) => client.send_raw("/wsman", Vec::new(), None).await.err(),
+        Err(error) => Some(format!("{error:?}")),
+    };
+    assert!(
+        refused.is_some(),
+        "the handshake or the first request fails"
+    );
+}
+
+#[tokio::test]
+async fn an_injected_soap_fault_replaces_the_reply() {
+    let device = start(config()).await;
+    let mut client = TestClient::new(&device, PASSWORD);
+    device.inject(FaultRule::on_reads(
+        Fault::SoapFault(Box::new(amt_wsman::Fault::access_denied())),
+        1,
+    ));
+    let fault = fault_of(&mut client, &Call::PowerState).await;
+    assert_eq!(
+        fault.subcode.map(|s| s.local_name).as_deref(),
+        Some("AccessDenied")
+    );
+    assert_eq!(
+        power_status(&mut client).await.power_state,
+        2,
+        "used up after one reply"
+    );
+}

@@ -19,7 +19,7 @@ use std::time::Duration;
 use amt_power::{AmtVersion, PowerState};
 use amt_sim::{
     Addressing, DeviceConfig, Fault, FaultRule, FaultTarget, Fleet, LeafIssuer, LeafSpec, SimCa,
-    Timing, Validity,
+    Timing, TlsProfile, Validity,
 };
 use clap::{Parser, ValueEnum};
 
@@ -107,6 +107,16 @@ struct Args {
     #[arg(long, value_name = "PATH", requires = "ca_cert")]
     ca_key: Option<PathBuf>,
 
+    /// Which TLS the devices speak: modern (TLS 1.3 and 1.2), tls12 (TLS 1.2 only, like AMT 13
+    /// to 18), or refuse-modern (answer every modern handshake with a protocol_version alert,
+    /// as AMT 12 and older do).
+    #[arg(long, value_enum, default_value_t = TlsChoice::Modern)]
+    tls: TlsChoice,
+
+    /// Demand a TLS client certificate (mutual TLS), which clients of this product refuse.
+    #[arg(long)]
+    require_client_cert: bool,
+
     /// A redirection (KVM) session is open: power off and power cycle answer ReturnValue 2.
     #[arg(long)]
     kvm_session: bool,
@@ -149,6 +159,13 @@ enum InitialState {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
+enum TlsChoice {
+    Modern,
+    Tls12,
+    RefuseModern,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
 enum FaultKind {
     /// Close the connection after carrying the request out, without answering.
     Drop,
@@ -160,6 +177,8 @@ enum FaultKind {
     Malformed,
     /// Answer with a 4 MiB body.
     Oversized,
+    /// Answer with a SOAP fault (wsman:AccessDenied).
+    AccessDenied,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -207,6 +226,12 @@ fn device_config(args: &Args, password: String) -> DeviceConfig {
         },
     };
     config.close_after_requests = args.close_after;
+    config.tls = match args.tls {
+        TlsChoice::Modern => TlsProfile::Modern,
+        TlsChoice::Tls12 => TlsProfile::Tls12Only,
+        TlsChoice::RefuseModern => TlsProfile::RefuseModern,
+    };
+    config.require_client_certificate = args.require_client_cert;
     let target = match args.fault_on {
         FaultOn::All => FaultTarget::Everything,
         FaultOn::PowerChanges => FaultTarget::PowerChanges,
@@ -224,6 +249,9 @@ fn device_config(args: &Args, password: String) -> DeviceConfig {
             FaultKind::Http500 => Fault::Http500,
             FaultKind::Malformed => Fault::MalformedXml,
             FaultKind::Oversized => Fault::OversizedBody(4 << 20),
+            FaultKind::AccessDenied => {
+                Fault::SoapFault(Box::new(amt_wsman::Fault::access_denied()))
+            }
         };
         config.faults.push(FaultRule {
             fault,
