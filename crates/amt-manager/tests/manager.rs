@@ -819,6 +819,16 @@ async fn network_and_certificate_failures_map_to_their_rows() {
         "name_mismatch",
         "FQDN/IP does not match AMT certificate subject",
     );
+    let mut foreign_root = direct(lab.devices[1].addr().port());
+    foreign_root.provider_root_pem = SimCa::generate("another root")
+        .expect("CA")
+        .cert_pem()
+        .to_owned();
+    assert_error(
+        m.status_direct(foreign_root).await,
+        "root_mismatch",
+        "AMT root certificate does not match Intel provider CA certificate",
+    );
     let error = m
         .status_direct(direct(lab.devices[1].addr().port()))
         .await
