@@ -48,19 +48,19 @@ use serde_json::json;
 #[command(name = "amtctl", version, propagate_version = true)]
 struct Cli {
     /// Direct mode: the workstation's FQDN or IP (its certificate must name it in CN or SAN).
-    #[arg(long, global = true, value_name = "FQDN|IP")]
+    #[arg(long, value_name = "FQDN|IP")]
     host: Option<String>,
 
     /// Direct mode: the workstation's AMT TLS port.
-    #[arg(long, global = true, default_value_t = 16993)]
+    #[arg(long, default_value_t = 16993)]
     port: u16,
 
     /// Direct mode: the provider root CA certificate (PEM) the workstation's certificate chains to.
-    #[arg(long, global = true, value_name = "ROOT.PEM")]
+    #[arg(long, value_name = "ROOT.PEM")]
     ca: Option<PathBuf>,
 
     /// Direct mode: the digest user name.
-    #[arg(long, global = true, default_value = "admin", value_name = "NAME")]
+    #[arg(long, default_value = "admin", value_name = "NAME")]
     user: String,
 
     /// The environment variable that holds the password (direct mode, and set-credentials).
@@ -74,7 +74,7 @@ struct Cli {
 
     /// Direct mode: allow the legacy TLS transport (TLS 1.1/1.2 with RSA key exchange, for Intel
     /// AMT 9 to 12). It weakens the connection; needs the `legacy-tls` build feature.
-    #[arg(long, global = true)]
+    #[arg(long)]
     legacy_tls: bool,
 
     /// Request timeout in seconds (connect and TLS timeouts are at most 5 s).
@@ -200,10 +200,10 @@ enum WorkstationCommand {
         #[arg(long)]
         deployment: String,
         /// Its FQDN or IP (its certificate must name it).
-        #[arg(long = "host", id = "ws_host", value_name = "FQDN|IP")]
+        #[arg(long = "host", value_name = "FQDN|IP")]
         host: String,
         /// Its AMT TLS port.
-        #[arg(long = "port", id = "ws_port", default_value_t = 16993)]
+        #[arg(long = "port", default_value_t = 16993)]
         port: u16,
         /// Allow the legacy TLS transport for it (weakens its connection; Intel AMT 9 to 12).
         #[arg(long)]
@@ -236,7 +236,7 @@ enum WorkstationCommand {
         /// The workstation.
         name: String,
         /// The digest user name.
-        #[arg(long = "user", id = "ws_user", default_value = "admin")]
+        #[arg(long = "user", default_value = "admin")]
         user: String,
     },
     /// Forget a workstation's credentials (turns management off).
