@@ -75,6 +75,11 @@ impl DeviceSession {
         Ok((status.power_state, status.available))
     }
 
+    /// The version from the last `Server` header AMT sent, if any.
+    pub(crate) fn server_version(&self) -> Option<AmtVersion> {
+        self.session.last_server_version()
+    }
+
     pub(crate) async fn amt_version(&self) -> Result<AmtVersion, Error> {
         self.session.amt_version().await.map_err(map_error)
     }

@@ -54,6 +54,10 @@ pub struct ManagerOptions {
     pub confirmation: Option<Confirmation>,
     /// How many workstations' TLS sessions are cached for resumption, per deployment.
     pub tls_session_cache_hosts: usize,
+    /// Whether a status read also asks for the OS power state (`IPS_PowerManagementService`,
+    /// AMT 10+, while on). It costs one more request per workstation; fleet sweeps that only
+    /// need power states turn it off. Default on.
+    pub read_os_power_state: bool,
     /// How many workstations may keep an idle connection open; beyond it, connections are closed
     /// after use (TLS resumption keeps reconnecting cheap). Keeps memory flat over large fleets.
     pub max_idle_connections: usize,
@@ -66,6 +70,7 @@ impl Default for ManagerOptions {
             concurrency: 64,
             confirmation: Some(Confirmation::default()),
             tls_session_cache_hosts: 10_000,
+            read_os_power_state: true,
             max_idle_connections: 256,
         }
     }
@@ -761,27 +766,36 @@ impl Manager {
 
     async fn status_of(&self, mut target: Target) -> Result<WorkstationStatus, Error> {
         let session = self.session(&target)?;
-        let result = self.read_status(&session, &mut target).await;
+        let result = async {
+            let (state, offered, version) = self.read_status(&session, &mut target).await?;
+            let os_power_state = match &version {
+                Some(v)
+                    if self.inner.options.read_os_power_state
+                        && v.major() >= 10
+                        && state == PowerState::On =>
+                {
+                    session.os_power_state().await.ok()
+                }
+                _ => None,
+            };
+            Ok(WorkstationStatus {
+                name: target.label.clone(),
+                host: target.settings.host.to_string(),
+                power_state: state,
+                availability: availability(state, &offered, version.as_ref()),
+                offered,
+                amt_version: version,
+                os_power_state,
+            })
+        }
+        .await;
         self.release(&session);
-        let (state, offered, version) = result?;
-        let os_power_state = match &version {
-            Some(v) if v.major() >= 10 && state == PowerState::On => {
-                session.os_power_state().await.ok()
-            }
-            _ => None,
-        };
-        Ok(WorkstationStatus {
-            name: target.label.clone(),
-            host: target.settings.host.to_string(),
-            power_state: state,
-            availability: availability(state, &offered, version.as_ref()),
-            offered,
-            amt_version: version,
-            os_power_state,
-        })
+        result
     }
 
-    /// Reads state and offered transitions, and the version when it is not cached yet.
+    /// Reads state and offered transitions, and the version when it is not cached yet: from the
+    /// `Server` header of that very reply when AMT sent one (no extra request), else from
+    /// `CIM_SoftwareIdentity`.
     async fn read_status(
         &self,
         session: &DeviceSession,
@@ -789,7 +803,10 @@ impl Manager {
     ) -> Result<(PowerState, Vec<u16>, Option<AmtVersion>), Error> {
         let (state, offered) = session.power_status().await?;
         if target.amt_version.is_none() {
-            let version = session.amt_version().await.ok();
+            let version = match session.server_version() {
+                Some(version) => Some(version),
+                None => session.amt_version().await.ok(),
+            };
             if let (Some(version), Some(workstation)) = (&version, &target.workstation) {
                 self.inner
                     .store
