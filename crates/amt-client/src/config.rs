@@ -17,16 +17,34 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
 
 /// How a session reaches its workstation's TLS endpoint.
 ///
-/// Only [`TlsMode::Modern`] exists today; the legacy OpenSSL transport for Intel AMT 12 and
-/// older (TLS 1.1/1.2 with RSA key exchange) will be a second variant behind the cargo feature
-/// `legacy-tls`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+/// The choice is the caller's, per workstation: a session never falls back from one transport
+/// to the other. A modern handshake that fails for lack of a shared version or cipher suite is
+/// [`Error::LegacyTlsRequired`](crate::Error::LegacyTlsRequired), never a retry with legacy TLS.
+#[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub enum TlsMode {
     /// rustls with the deployment's [`ClientConfig`]: TLS 1.3 and 1.2 with ECDHE suites only,
     /// which Intel AMT 13 and later offer.
     #[default]
     Modern,
+    /// OpenSSL (cargo feature `legacy-tls`): TLS 1.1 and 1.2 with RSA key exchange, DHE or
+    /// ECDHE and AES suites, for Intel AMT 9 to 12. It weakens the connection: use it only for a
+    /// workstation whose legacy TLS switch is on. The trust policy is the same as the modern
+    /// transport's, run on the peer's chain before any HTTP byte is written.
+    /// [`SessionConfig::tls`] is not used in this mode.
+    #[cfg(feature = "legacy-tls")]
+    Legacy(crate::LegacyTlsConfig),
+}
+
+impl TlsMode {
+    /// Whether this is the legacy transport.
+    pub fn is_legacy(&self) -> bool {
+        match self {
+            Self::Modern => false,
+            #[cfg(feature = "legacy-tls")]
+            Self::Legacy(_) => true,
+        }
+    }
 }
 
 /// The time limits of one call. Every phase has its own limit, and the call as a whole (both
@@ -82,7 +100,8 @@ pub struct SessionConfig {
     pub port: u16,
     /// The deployment's rustls configuration, shared by all its sessions so that TLS sessions
     /// resume across a fleet. Build it with [`tls_config`](crate::tls_config), which also lets
-    /// a session notice a server's request for a client certificate.
+    /// a session notice a server's request for a client certificate. Unused by the legacy
+    /// transport.
     pub tls: Arc<ClientConfig>,
     /// How TLS is spoken.
     pub tls_mode: TlsMode,
@@ -175,7 +194,8 @@ mod tests {
         assert_eq!(config.timeouts.tls_handshake, Duration::from_secs(5));
         assert_eq!(config.timeouts.request, Duration::from_secs(30));
         assert_eq!(config.max_body_bytes, 1 << 20);
-        assert_eq!(config.tls_mode, TlsMode::Modern);
+        assert!(matches!(config.tls_mode, TlsMode::Modern));
+        assert!(!config.tls_mode.is_legacy());
         assert_eq!(Timeouts::default(), Timeouts::DEFAULT);
         assert_eq!(
             Timeouts::uniform(Duration::from_millis(300)).tls_handshake,

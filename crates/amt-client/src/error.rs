@@ -56,7 +56,7 @@ pub enum NetworkFailure {
 }
 
 impl NetworkFailure {
-    fn from_io_kind(kind: io::ErrorKind) -> Self {
+    pub(crate) fn from_io_kind(kind: io::ErrorKind) -> Self {
         use io::ErrorKind as K;
         match kind {
             K::ConnectionRefused => Self::Refused,

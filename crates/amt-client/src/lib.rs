@@ -135,17 +135,49 @@
 //! - Identify is sent with credentials, as Intel AMT wants, not anonymously.
 //! - Any 401 closes the connection (Intel AMT's always do).
 //! - The reply's `Content-Type` is not checked; the body must parse as SOAP.
-//! - Only the modern transport ([`TlsMode::Modern`]) exists; the legacy OpenSSL transport for
-//!   Intel AMT 12 and older comes with the `legacy-tls` feature.
+//! - The legacy transport (below) speaks TLS 1.1, CBC suites and RSA key exchange, which
+//!   RFC 8996 and RFC 9325 deprecate, because Intel AMT 9 to 12 offer nothing else.
+//!
+//! # Legacy TLS (cargo feature `legacy-tls`)
+//!
+//! Intel AMT 11 and older speak only TLS 1.0/1.1 with RSA key exchange, and Intel AMT 12
+//! TLS 1.1/1.2 with RSA key exchange or DHE; neither supports RFC 5746 secure renegotiation.
+//! rustls reaches none of that, by design. With the feature on, `TlsMode::Legacy` carries a
+//! `LegacyTlsConfig` (one per deployment, built from the same `TrustPolicy`) and the session
+//! connects through OpenSSL instead:
+//!
+//! - TLS 1.1 to 1.2 (never 1.0), the AES suites of `LEGACY_CIPHER_LIST` (ECDHE, DHE, then RSA
+//!   key exchange) at OpenSSL security level 0, servers without secure renegotiation accepted
+//!   (`SSL_OP_LEGACY_SERVER_CONNECT`) but renegotiation refused, no SNI for IP addresses, no
+//!   client certificate, no TLS session resumption;
+//! - OpenSSL verifies nothing; once the handshake is done the deployment's trust policy runs on
+//!   the chain the workstation sent, before the connection is handed to HTTP, so nothing (least
+//!   of all credentials) is written to an untrusted peer, and the refusals are the same
+//!   [`Error::Trust`] values as on the modern transport. The policy also refuses leaf RSA keys
+//!   below 2048 bits, which nothing else checks under RSA key exchange;
+//! - a failed legacy handshake is [`Error::Tls`] (or [`Error::Unreachable`] for a socket
+//!   failure): there is nothing further to fall back to. A legacy server that demands a client
+//!   certificate shows up as such a TLS error too: OpenSSL does not tell that case apart.
+//!
+//! A session uses the transport its configuration names and never switches: the modern
+//! transport failing for lack of a shared version or cipher is [`Error::LegacyTlsRequired`],
+//! which tells the operator to turn on the workstation's legacy TLS switch.
+//!
+//! The feature links the system's OpenSSL (1.1.1 or 3.x; building needs its headers and
+//! `pkg-config`, e.g. Debian's `libssl-dev`). Without it, no OpenSSL is in the dependency tree.
 
 mod config;
 mod error;
+#[cfg(feature = "legacy-tls")]
+mod legacy;
 mod session;
 mod status;
 mod transport;
 
 pub use config::{DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, SessionConfig, Timeouts, TlsMode};
 pub use error::{Error, NetworkFailure, Phase};
+#[cfg(feature = "legacy-tls")]
+pub use legacy::{LEGACY_CIPHER_LIST, LegacyTlsConfig};
 pub use session::{MAX_ENUMERATED_ITEMS, MAX_PULLS, Session};
 pub use status::PowerStatus;
 pub use transport::tls_config;

@@ -1,8 +1,8 @@
 //! Reaching the workstation: TCP, then TLS, handed over as one boxed byte stream.
 //!
 //! [`establish`] is the seam between transports: it returns an [`Established`] stream whatever
-//! TLS stack made it, so the legacy OpenSSL transport (cargo feature `legacy-tls`) becomes one
-//! more arm of its `match`, and everything above (HTTP, digest, calls) stays as it is.
+//! TLS stack made it (rustls here, OpenSSL in `legacy.rs` with the cargo feature `legacy-tls`),
+//! and everything above (HTTP, digest, calls) stays as it is.
 
 use std::cell::Cell;
 use std::net::SocketAddr;
@@ -80,13 +80,18 @@ pub(crate) async fn establish(
     config: &SessionConfig,
     deadline: &Deadline,
 ) -> Result<Established, Error> {
-    match config.tls_mode {
+    match &config.tls_mode {
         TlsMode::Modern => establish_modern(config, deadline).await,
+        #[cfg(feature = "legacy-tls")]
+        TlsMode::Legacy(legacy) => crate::legacy::establish(config, legacy, deadline).await,
     }
 }
 
 /// TCP to the host's addresses in turn, within the connect limit.
-async fn connect_tcp(config: &SessionConfig, deadline: &Deadline) -> Result<TcpStream, Error> {
+pub(crate) async fn connect_tcp(
+    config: &SessionConfig,
+    deadline: &Deadline,
+) -> Result<TcpStream, Error> {
     let (end, phase, limit) = deadline.phase(Phase::Connect, config.timeouts.connect);
     let timeout = || Error::Timeout {
         phase,

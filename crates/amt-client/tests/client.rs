@@ -7,6 +7,9 @@ mod calls;
 mod economy;
 #[path = "client/failures.rs"]
 mod failures;
+#[cfg(feature = "legacy-tls")]
+#[path = "client/legacy.rs"]
+mod legacy;
 #[path = "client/secrets.rs"]
 mod secrets;
 #[path = "client/support.rs"]

@@ -8,6 +8,8 @@
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::Arc;
+#[cfg(feature = "legacy-tls")]
+use std::sync::OnceLock;
 
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
@@ -106,6 +108,10 @@ pub struct SimCa {
 struct CaInner {
     issuer: Issuer<'static, KeyPair>,
     cert_pem: String,
+    /// The RSA-2048 key (PKCS#8) of every legacy leaf this CA issues: generating one takes
+    /// OpenSSL tens of milliseconds, too long to spend on each device of a fleet.
+    #[cfg(feature = "legacy-tls")]
+    rsa_key: OnceLock<Vec<u8>>,
 }
 
 impl std::fmt::Debug for CaInner {
@@ -137,6 +143,8 @@ impl SimCa {
             inner: Arc::new(CaInner {
                 cert_pem: cert.pem(),
                 issuer: Issuer::new(params, key),
+                #[cfg(feature = "legacy-tls")]
+                rsa_key: OnceLock::new(),
             }),
         })
     }
@@ -149,6 +157,8 @@ impl SimCa {
             inner: Arc::new(CaInner {
                 issuer,
                 cert_pem: cert_pem.to_owned(),
+                #[cfg(feature = "legacy-tls")]
+                rsa_key: OnceLock::new(),
             }),
         })
     }
@@ -192,10 +202,39 @@ impl SimCa {
         })
     }
 
-    /// Issues a leaf certificate for a device listening on `ip`.
+    /// Issues a leaf certificate (ECDSA P-256 key) for a device listening on `ip`.
     pub fn issue(&self, spec: &LeafSpec, ip: IpAddr) -> Result<ServerIdentity, Error> {
-        let names = spec.effective_names(ip);
         let key = KeyPair::generate().map_err(Error::certificate)?;
+        self.issue_for_key(spec, ip, key)
+    }
+
+    /// Issues a leaf certificate with an RSA-2048 key, as the legacy listeners need (RSA key
+    /// exchange), for a device listening on `ip`. All the RSA leaves of one CA share one key,
+    /// generated on first use.
+    #[cfg(feature = "legacy-tls")]
+    pub fn issue_rsa(&self, spec: &LeafSpec, ip: IpAddr) -> Result<ServerIdentity, Error> {
+        let pkcs8 = match self.inner.rsa_key.get() {
+            Some(pkcs8) => pkcs8,
+            None => {
+                let generated = crate::legacy::generate_rsa_pkcs8()?;
+                self.inner.rsa_key.get_or_init(|| generated)
+            }
+        };
+        let key = KeyPair::from_pkcs8_der_and_sign_algo(
+            &PrivatePkcs8KeyDer::from(pkcs8.as_slice()),
+            &rcgen::PKCS_RSA_SHA256,
+        )
+        .map_err(Error::certificate)?;
+        self.issue_for_key(spec, ip, key)
+    }
+
+    fn issue_for_key(
+        &self,
+        spec: &LeafSpec,
+        ip: IpAddr,
+        key: KeyPair,
+    ) -> Result<ServerIdentity, Error> {
+        let names = spec.effective_names(ip);
         let mut params =
             CertificateParams::new(Vec::<String>::new()).map_err(Error::certificate)?;
         params.distinguished_name = rcgen::DistinguishedName::new();

@@ -46,6 +46,27 @@ pub enum TlsProfile {
     /// with a `protocol_version` alert. (Real legacy listeners come with the `legacy-tls`
     /// feature.)
     RefuseModern,
+    /// Intel AMT 11 and older (cargo feature `legacy-tls`; OpenSSL): TLS 1.1 only, RSA key
+    /// exchange only (`AES128-SHA`, `AES256-SHA`), an RSA-2048 certificate, renegotiation
+    /// refused.
+    #[cfg(feature = "legacy-tls")]
+    LegacyAmt11,
+    /// Intel AMT 12 (cargo feature `legacy-tls`; OpenSSL): TLS 1.2 only, RSA key exchange only
+    /// (AES-GCM, AES-CBC with SHA-256 or SHA-1), an RSA-2048 certificate, renegotiation
+    /// refused.
+    #[cfg(feature = "legacy-tls")]
+    LegacyAmt12,
+}
+
+impl TlsProfile {
+    /// Whether the device speaks through OpenSSL's legacy listener.
+    pub fn is_legacy(self) -> bool {
+        match self {
+            Self::Modern | Self::Tls12Only | Self::RefuseModern => false,
+            #[cfg(feature = "legacy-tls")]
+            Self::LegacyAmt11 | Self::LegacyAmt12 => true,
+        }
+    }
 }
 
 /// How a simulated device behaves. Build one with [`DeviceConfig::new`] and adjust its fields.

@@ -33,6 +33,12 @@
 //! - **TLS**: TLS 1.2 and 1.3 (rustls, ring), session resumption, no client certificate. Each
 //!   device has a leaf certificate from the simulator CA ([`SimCa`]), or a deliberately wrong one
 //!   ([`LeafSpec`]: SAN or CN-only names, other names, expired, not yet valid, foreign CA).
+//!   [`TlsProfile`] narrows this to TLS 1.2 or emulates old firmware refusing a modern client.
+//! - **Legacy TLS** (cargo feature `legacy-tls`): `TlsProfile::LegacyAmt11` (TLS 1.1 only) and
+//!   `TlsProfile::LegacyAmt12` (TLS 1.2 only) serve through OpenSSL with RSA key exchange only
+//!   and an RSA-2048 leaf (`SimCa::issue_rsa`; one key per CA, shared by its devices), as Intel
+//!   AMT 11 and 12 do. Renegotiation is refused; unlike the firmware, OpenSSL still answers
+//!   the RFC 5746 secure renegotiation signal, which cannot be turned off.
 //! - **HTTP**: `POST /wsman`; other paths get 404. Every response carries
 //!   `Server: Intel(R) Active Management Technology <version>`.
 //! - **Digest**: realm `Digest:<32 hex>` fixed per device, MD5, `qop="auth"` (`"auth-int, auth"`
@@ -68,6 +74,8 @@ mod clock;
 mod counters;
 mod device;
 mod fault;
+#[cfg(feature = "legacy-tls")]
+mod legacy;
 pub mod lockout;
 mod power;
 mod server;

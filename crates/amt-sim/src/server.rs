@@ -98,15 +98,19 @@ impl SimDevice {
             context: "reading the listen address".into(),
             source,
         })?;
-        let identity = ca.issue(&config.leaf, addr.ip())?;
         let client_ca = config.require_client_certificate.then_some(ca);
-        let tls = server_config(identity, sessions, config.tls, client_ca)?;
+        let acceptor = if config.tls.is_legacy() {
+            legacy_acceptor(&config, ca, addr, client_ca)?
+        } else {
+            let identity = ca.issue(&config.leaf, addr.ip())?;
+            let tls = server_config(identity, sessions, config.tls, client_ca)?;
+            match config.tls {
+                TlsProfile::RefuseModern => Acceptor::RefuseModern,
+                _ => Acceptor::Rustls(TlsAcceptor::from(tls)),
+            }
+        };
         let core = Arc::new(DeviceCore::new(&config, addr));
         let (shutdown, stop) = watch::channel(false);
-        let acceptor = match config.tls {
-            TlsProfile::RefuseModern => Acceptor::RefuseModern,
-            _ => Acceptor::Rustls(TlsAcceptor::from(tls)),
-        };
         tokio::spawn(accept_loop(listener, acceptor, Arc::clone(&core), stop));
         Ok(Self {
             core,
@@ -195,6 +199,34 @@ enum Acceptor {
     Rustls(TlsAcceptor),
     /// Old firmware: every modern ClientHello is answered with a `protocol_version` alert.
     RefuseModern,
+    /// Old firmware for real: OpenSSL with the profile's versions and suites.
+    #[cfg(feature = "legacy-tls")]
+    OpenSsl(openssl::ssl::SslContext),
+}
+
+/// The acceptor of a legacy profile: an RSA-2048 leaf and an OpenSSL context.
+#[cfg(feature = "legacy-tls")]
+fn legacy_acceptor(
+    config: &DeviceConfig,
+    ca: &SimCa,
+    addr: SocketAddr,
+    client_ca: Option<&SimCa>,
+) -> Result<Acceptor, Error> {
+    let identity = ca.issue_rsa(&config.leaf, addr.ip())?;
+    crate::legacy::server_context(&identity, config.tls, client_ca).map(Acceptor::OpenSsl)
+}
+
+#[cfg(not(feature = "legacy-tls"))]
+fn legacy_acceptor(
+    config: &DeviceConfig,
+    _ca: &SimCa,
+    _addr: SocketAddr,
+    _client_ca: Option<&SimCa>,
+) -> Result<Acceptor, Error> {
+    Err(Error::InvalidConfig(format!(
+        "TLS profile {:?} needs the legacy-tls feature",
+        config.tls
+    )))
 }
 
 /// A TLS record: fatal alert, `protocol_version` (70), in a TLS 1.0 record as old stacks write it.
@@ -236,6 +268,15 @@ async fn accept_loop(
                     Acceptor::RefuseModern => {
                         tokio::spawn(refuse_modern(tcp, Arc::clone(&core)));
                     }
+                    #[cfg(feature = "legacy-tls")]
+                    Acceptor::OpenSsl(context) => {
+                        tokio::spawn(serve_legacy(
+                            tcp,
+                            context.clone(),
+                            Arc::clone(&core),
+                            stop.clone(),
+                        ));
+                    }
                 }
             }
             // Out of file descriptors or a connection reset before accept: back off briefly.
@@ -248,7 +289,7 @@ async fn serve(
     tcp: TcpStream,
     acceptor: TlsAcceptor,
     core: Arc<DeviceCore>,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
     let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await else {
         Counters::bump(&core.counters.tls_failed_handshakes);
@@ -258,6 +299,35 @@ async fn serve(
         Some(HandshakeKind::Resumed) => Counters::bump(&core.counters.tls_resumed_handshakes),
         _ => Counters::bump(&core.counters.tls_full_handshakes),
     }
+    serve_http(tls, core, stop).await;
+}
+
+#[cfg(feature = "legacy-tls")]
+async fn serve_legacy(
+    tcp: TcpStream,
+    context: openssl::ssl::SslContext,
+    core: Arc<DeviceCore>,
+    stop: watch::Receiver<bool>,
+) {
+    let accepted =
+        tokio::time::timeout(HANDSHAKE_TIMEOUT, crate::legacy::accept(tcp, &context)).await;
+    let Ok(Some(tls)) = accepted else {
+        Counters::bump(&core.counters.tls_failed_handshakes);
+        return;
+    };
+    if tls.ssl().session_reused() {
+        Counters::bump(&core.counters.tls_resumed_handshakes);
+    } else {
+        Counters::bump(&core.counters.tls_full_handshakes);
+    }
+    serve_http(tls, core, stop).await;
+}
+
+/// HTTP/1.1 over an established TLS stream, until the client or the device closes it.
+async fn serve_http<S>(tls: S, core: Arc<DeviceCore>, mut stop: watch::Receiver<bool>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let served = Arc::new(ConnectionRequests::default());
     let service = {
         let core = Arc::clone(&core);

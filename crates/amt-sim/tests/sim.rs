@@ -1,5 +1,7 @@
 //! The simulator exercised through a real HTTPS client on loopback.
 
+#[cfg(feature = "legacy-tls")]
+mod legacy;
 mod support;
 
 use std::time::Duration;
