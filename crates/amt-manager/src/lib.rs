@@ -67,6 +67,26 @@
 //! - **Bulk**: bounded concurrency (default 64), one result per workstation, progress as it
 //!   comes, a workstation named twice or in two pools runs once, one failure never stops the rest.
 //!
+//! # Legacy TLS
+//!
+//! Intel AMT 9 to 12 speak only what rustls refuses by design (TLS 1.1, RSA key exchange, no
+//! secure renegotiation). Built with the cargo feature `legacy-tls` (which links the system's
+//! OpenSSL), the manager reaches them through the legacy transport of `amt-client`, which runs
+//! the same trust policy (same error rows) before writing a byte. Which transport a workstation
+//! gets is its **legacy TLS switch** ([`Workstation::allow_legacy_tls`], off by default; set by
+//! [`Manager::add_workstation`] and [`Manager::set_allow_legacy_tls`], and
+//! [`DirectTarget::allow_legacy_tls`] in direct mode):
+//!
+//! - **off**: modern TLS only. A handshake that fails for lack of a shared version or cipher
+//!   is `legacy_tls_required`, which suggests the switch; the legacy transport is never tried.
+//! - **on**, with the feature: legacy TLS only (TLS 1.1 to 1.2, RSA-authenticated suites); no
+//!   fallback to modern TLS either.
+//! - **on**, without the feature: the modern transport is used (the switch allows legacy TLS,
+//!   it does not forbid modern TLS, and a workstation whose firmware was updated keeps working),
+//!   and a handshake that fails for lack of a shared version or cipher is `unsupported`: the
+//!   message says that this build lacks the legacy transport, since suggesting a switch that is
+//!   already on would not help.
+//!
 //! # Inventory
 //!
 //! [`Store`] is the interface. [`SqliteStore`] is the embedded default: one file, WAL journal,

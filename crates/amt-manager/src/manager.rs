@@ -14,7 +14,7 @@ use amt_trust::{Host, ProviderRoot};
 use secrecy::SecretString;
 
 use crate::clock::{SystemClock, WallClock};
-use crate::device::{self, DeviceSession, SessionSettings, Timeouts};
+use crate::device::{DeploymentTls, DeviceSession, SessionSettings, Timeouts};
 use crate::error::Error;
 use crate::model::{
     AMT_TLS_PORT, Deployment, Name, NewWorkstation, Pool, Workstation, WorkstationSettings,
@@ -203,9 +203,9 @@ struct Inner {
     options: ManagerOptions,
     /// Open sessions by device key, with the settings they were made for.
     sessions: Mutex<HashMap<String, (SessionSettings, DeviceSession)>>,
-    /// One TLS client configuration per provider root (by its SHA-256), shared by all its
-    /// workstations so that TLS sessions resume.
-    tls: Mutex<HashMap<[u8; 32], Arc<rustls::ClientConfig>>>,
+    /// One set of TLS client configurations per provider root (by its SHA-256), shared by all
+    /// its workstations so that TLS sessions resume.
+    tls: Mutex<HashMap<[u8; 32], Arc<DeploymentTls>>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -226,7 +226,7 @@ pub struct DirectTarget {
     pub username: String,
     /// The password.
     pub password: SecretString,
-    /// Whether the legacy TLS transport may be used.
+    /// The legacy TLS switch, as [`Workstation::allow_legacy_tls`].
     pub allow_legacy_tls: bool,
 }
 
@@ -497,7 +497,9 @@ impl Manager {
         self.update_settings(&workstation, |s| s.managed = managed)
     }
 
-    /// Allows or forbids the legacy TLS transport for a workstation (it weakens the connection).
+    /// Turns a workstation's legacy TLS switch on or off: on, it is reached through the legacy
+    /// TLS transport only (it weakens the connection; cargo feature `legacy-tls`); off, through
+    /// modern TLS only. See the crate docs, "Legacy TLS".
     pub fn set_allow_legacy_tls(&self, name: &str, allow: bool) -> Result<(), Error> {
         let workstation = self.inner.store.workstation_by_name(name)?;
         self.update_settings(&workstation, |s| s.allow_legacy_tls = allow)?;
@@ -544,7 +546,10 @@ impl Manager {
             allow_legacy_tls: workstation.allow_legacy_tls,
         };
         let session = self.new_session(&settings)?;
-        let version = session.validate().await.map_err(device::validation_error)?;
+        let version = session
+            .validate()
+            .await
+            .map_err(|e| session.validation_error(e))?;
         let sealed = lock(&self.inner.vault).seal(workstation.id, &password)?;
         self.inner.store.set_credentials(
             workstation.id,
@@ -665,7 +670,7 @@ impl Manager {
 
     // ----- sessions ------------------------------------------------------------------------
 
-    fn tls_config(&self, provider_root_pem: &str) -> Result<Arc<rustls::ClientConfig>, Error> {
+    fn tls_config(&self, provider_root_pem: &str) -> Result<Arc<DeploymentTls>, Error> {
         let root = ProviderRoot::from_pem(provider_root_pem)
             .map_err(|source| Error::InvalidProviderRoot { source })?;
         let fingerprint = *root.sha256_fingerprint().as_bytes();
@@ -673,14 +678,17 @@ impl Manager {
         if let Some(config) = configs.get(&fingerprint) {
             return Ok(Arc::clone(config));
         }
-        let config = device::tls_config(root, self.inner.options.tls_session_cache_hosts);
+        let config = Arc::new(DeploymentTls::new(
+            root,
+            self.inner.options.tls_session_cache_hosts,
+        ));
         configs.insert(fingerprint, Arc::clone(&config));
         Ok(config)
     }
 
     fn new_session(&self, settings: &SessionSettings) -> Result<DeviceSession, Error> {
         let tls = self.tls_config(&settings.provider_root_pem)?;
-        DeviceSession::new(settings, tls, &self.inner.options.timeouts)
+        DeviceSession::new(settings, &tls, &self.inner.options.timeouts)
     }
 
     fn session(&self, target: &Target) -> Result<DeviceSession, Error> {
@@ -824,7 +832,10 @@ impl Manager {
             .map_err(|source| Error::InvalidProviderRoot { source })?;
         let target = Self::direct(target);
         let session = self.session(&target)?;
-        let result = session.validate().await.map_err(device::validation_error);
+        let result = session
+            .validate()
+            .await
+            .map_err(|e| session.validation_error(e));
         self.release(&session);
         result
     }
@@ -911,7 +922,7 @@ impl Manager {
                     tracing::warn!(%error, device = %key, "could not withdraw an unsent power operation");
                 }
             }
-            let return_value = invoked.map_err(device::map_error)?;
+            let return_value = invoked.map_err(|e| session.map_error(e))?;
             if !return_value.is_accepted() {
                 return Err(Error::OperationRefused { operation, return_value });
             }

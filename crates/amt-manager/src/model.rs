@@ -115,8 +115,11 @@ pub struct Workstation {
     pub port: u16,
     /// Whether the product manages its power.
     pub managed: bool,
-    /// Whether the legacy TLS transport (TLS 1.1/1.2 with RSA key exchange, for Intel AMT 9 to
-    /// 12) may be used. Off by default: it weakens the connection's security.
+    /// The legacy TLS switch: whether the workstation is reached through the legacy TLS
+    /// transport (TLS 1.1/1.2 with RSA key exchange, for Intel AMT 9 to 12; cargo feature
+    /// `legacy-tls`). Off by default: it weakens the connection's security. When on, the legacy
+    /// transport is the only one used for this workstation; there is never a fallback between
+    /// transports (crate docs, "Legacy TLS").
     pub allow_legacy_tls: bool,
     /// The user name of the stored credentials, when there are any.
     pub username: Option<String>,

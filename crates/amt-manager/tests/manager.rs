@@ -17,6 +17,9 @@ use amt_sim::{
 use amt_trust::Host;
 use secrecy::SecretString;
 
+#[path = "manager/legacy.rs"]
+mod legacy;
+
 const PASSWORD: &str = "P@ssw0rd1";
 
 fn any_port() -> SocketAddr {
