@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! AMT_PASSWORD='P@ssw0rd' cargo run --bin amt-sim -- --ca-out /tmp/amt-sim-ca.pem
+//! AMT_PASSWORD='P@ssw0rd' cargo run --features legacy-tls --bin amt-sim -- --legacy-tls amt11
 //! ```
 //!
 //! It prints one line per device (its URL), then `ready`, and serves until SIGINT or SIGTERM,
@@ -54,8 +55,9 @@ struct Args {
     password_env: String,
 
     /// The Intel AMT firmware version to report (Server header, CIM_SoftwareIdentity, Identify).
-    #[arg(long, default_value = "16.1.25", value_name = "X.Y.Z")]
-    amt_version: AmtVersion,
+    /// Default: 16.1.25, or 11.8.55 with --legacy-tls amt11 and 12.0.45 with --legacy-tls amt12.
+    #[arg(long, value_name = "X.Y.Z")]
+    amt_version: Option<AmtVersion>,
 
     /// The power state at start.
     #[arg(long, value_enum, default_value_t = InitialState::On)]
@@ -113,6 +115,12 @@ struct Args {
     #[arg(long, value_enum, default_value_t = TlsChoice::Modern)]
     tls: TlsChoice,
 
+    /// Speak legacy TLS through OpenSSL, as old firmware does: amt11 (TLS 1.1 only) or amt12
+    /// (TLS 1.2 only), both with RSA key exchange only and RSA-2048 certificates. Needs the
+    /// program built with the cargo feature legacy-tls.
+    #[arg(long, value_enum, value_name = "FIRMWARE", conflicts_with = "tls")]
+    legacy_tls: Option<LegacyFirmware>,
+
     /// Demand a TLS client certificate (mutual TLS), which clients of this product refuse.
     #[arg(long)]
     require_client_cert: bool,
@@ -165,6 +173,43 @@ enum TlsChoice {
     RefuseModern,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LegacyFirmware {
+    /// Intel AMT 11: TLS 1.1 only, RSA key exchange (AES-CBC with SHA-1).
+    Amt11,
+    /// Intel AMT 12: TLS 1.2 only, RSA key exchange (AES-GCM and AES-CBC).
+    Amt12,
+}
+
+/// The TLS the devices speak.
+fn tls_profile(args: &Args) -> Result<TlsProfile, String> {
+    match args.legacy_tls {
+        None => Ok(match args.tls {
+            TlsChoice::Modern => TlsProfile::Modern,
+            TlsChoice::Tls12 => TlsProfile::Tls12Only,
+            TlsChoice::RefuseModern => TlsProfile::RefuseModern,
+        }),
+        Some(firmware) => legacy_profile(firmware),
+    }
+}
+
+#[cfg(feature = "legacy-tls")]
+fn legacy_profile(firmware: LegacyFirmware) -> Result<TlsProfile, String> {
+    Ok(match firmware {
+        LegacyFirmware::Amt11 => TlsProfile::LegacyAmt11,
+        LegacyFirmware::Amt12 => TlsProfile::LegacyAmt12,
+    })
+}
+
+#[cfg(not(feature = "legacy-tls"))]
+fn legacy_profile(_firmware: LegacyFirmware) -> Result<TlsProfile, String> {
+    Err(
+        "--legacy-tls needs amt-sim built with the cargo feature legacy-tls \
+         (cargo run --features legacy-tls --bin amt-sim -- ...)"
+            .to_owned(),
+    )
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum FaultKind {
     /// Close the connection after carrying the request out, without answering.
@@ -191,10 +236,19 @@ enum FaultOn {
     Reads,
 }
 
-fn device_config(args: &Args, password: String) -> DeviceConfig {
+fn device_config(args: &Args, password: String) -> Result<DeviceConfig, String> {
     let mut config = DeviceConfig::new(password);
     config.username = args.user.clone();
-    config.amt_version = args.amt_version.clone();
+    config.tls = tls_profile(args)?;
+    let default_version: &[u32] = match args.legacy_tls {
+        None => &[16, 1, 25],
+        Some(LegacyFirmware::Amt11) => &[11, 8, 55],
+        Some(LegacyFirmware::Amt12) => &[12, 0, 45],
+    };
+    config.amt_version = match &args.amt_version {
+        Some(version) => version.clone(),
+        None => AmtVersion::new(default_version).map_err(|e| e.to_string())?,
+    };
     config.power_state = match args.power_state {
         InitialState::On => PowerState::On,
         InitialState::Off => PowerState::OffSoft,
@@ -226,11 +280,6 @@ fn device_config(args: &Args, password: String) -> DeviceConfig {
         },
     };
     config.close_after_requests = args.close_after;
-    config.tls = match args.tls {
-        TlsChoice::Modern => TlsProfile::Modern,
-        TlsChoice::Tls12 => TlsProfile::Tls12Only,
-        TlsChoice::RefuseModern => TlsProfile::RefuseModern,
-    };
     config.require_client_certificate = args.require_client_cert;
     let target = match args.fault_on {
         FaultOn::All => FaultTarget::Everything,
@@ -259,7 +308,7 @@ fn device_config(args: &Args, password: String) -> DeviceConfig {
             times: args.fault_times,
         });
     }
-    config
+    Ok(config)
 }
 
 fn load_ca(args: &Args) -> Result<SimCa, String> {
@@ -289,8 +338,8 @@ async fn run(args: Args) -> Result<(), String> {
     if args.devices == 0 {
         return Err("--devices must be at least 1".to_owned());
     }
+    let template = device_config(&args, password)?;
     let ca = load_ca(&args)?;
-    let template = device_config(&args, password);
     let addressing = if args.loopback_addresses {
         let first = match args.listen.ip() {
             IpAddr::V4(ip) if ip.octets()[0] == 127 && ip != Ipv4Addr::LOCALHOST => ip,
