@@ -18,5 +18,5 @@ for target in "${targets[@]}"; do
   nice -n 19 cargo fuzz run -s none "$target" -- \
     -max_total_time="$seconds" -timeout=10 -print_final_stats=1 >"$log" 2>&1
   echo "    exit $?"
-  grep -E '^#[0-9]+ +DONE|^Done [0-9]+ runs|stat::number_of_executed_units|^==[0-9]+== ERROR|panicked at|^SUMMARY|Test unit written' "$log" | sed 's/^/    /'
+  grep -E '^#[0-9]+[[:space:]]+DONE|^Done [0-9]+ runs|stat::number_of_executed_units|^==[0-9]+== ERROR|panicked at|^SUMMARY|Test unit written' "$log" | sed 's/^/    /'
 done
