@@ -6,7 +6,9 @@
 //! ```
 //!
 //! It prints one line per device (its URL), then `ready`, and serves until SIGINT or SIGTERM,
-//! when it prints each device's counters and exits.
+//! when it prints each device's counters and exits. On SIGUSR1 it prints the fleet's counters
+//! so far on one line, `counters <figures>`, and goes on serving (benchmarks read it between
+//! phases).
 #![expect(
     clippy::print_stdout,
     reason = "a command-line program reports on stdout"
@@ -28,7 +30,8 @@ use clap::{Parser, ValueEnum};
 ///
 /// Each device serves POST /wsman over TLS with a certificate from the simulator's CA (write it
 /// out with --ca-out and trust it). The program prints one line per device with its URL, then
-/// `ready`, and runs until SIGINT or SIGTERM.
+/// `ready`, and runs until SIGINT or SIGTERM. SIGUSR1 prints the counters of all devices so far
+/// on one line (`counters tcp=... requests=...`).
 #[derive(Debug, Parser)]
 #[command(name = "amt-sim", version)]
 struct Args {
@@ -362,7 +365,7 @@ async fn run(args: Args) -> Result<(), String> {
         println!("{}", device.url());
     }
     println!("ready");
-    wait_for_signal().await?;
+    serve_until_stopped(&fleet).await?;
     for device in fleet.devices() {
         println!("{} {}", device.url(), device.counters());
     }
@@ -373,13 +376,21 @@ async fn run(args: Args) -> Result<(), String> {
     Ok(())
 }
 
-async fn wait_for_signal() -> Result<(), String> {
+/// Serves until SIGINT or SIGTERM; on SIGUSR1, prints the counters so far.
+async fn serve_until_stopped(fleet: &Fleet) -> Result<(), String> {
     use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt =
+        signal(SignalKind::interrupt()).map_err(|e| format!("installing SIGINT handler: {e}"))?;
     let mut terminate =
         signal(SignalKind::terminate()).map_err(|e| format!("installing SIGTERM handler: {e}"))?;
-    tokio::select! {
-        result = tokio::signal::ctrl_c() => result.map_err(|e| format!("waiting for SIGINT: {e}")),
-        _ = terminate.recv() => Ok(()),
+    let mut dump = signal(SignalKind::user_defined1())
+        .map_err(|e| format!("installing SIGUSR1 handler: {e}"))?;
+    loop {
+        tokio::select! {
+            _ = interrupt.recv() => return Ok(()),
+            _ = terminate.recv() => return Ok(()),
+            _ = dump.recv() => println!("counters {}", fleet.counters()),
+        }
     }
 }
 
