@@ -25,6 +25,7 @@ use amt_sim::{
     Timing, TlsProfile, Validity,
 };
 use clap::{Parser, ValueEnum};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
 /// Simulated Intel AMT devices: HTTPS on loopback, HTTP Digest, WS-Management power management.
 ///
@@ -364,8 +365,10 @@ async fn run(args: Args) -> Result<(), String> {
     for device in fleet.devices() {
         println!("{}", device.url());
     }
+    // The handlers go in before `ready`: SIGUSR1 would end a process that has none yet.
+    let signals = Signals::install()?;
     println!("ready");
-    serve_until_stopped(&fleet).await?;
+    signals.serve_until_stopped(&fleet).await;
     for device in fleet.devices() {
         println!("{} {}", device.url(), device.counters());
     }
@@ -376,20 +379,33 @@ async fn run(args: Args) -> Result<(), String> {
     Ok(())
 }
 
-/// Serves until SIGINT or SIGTERM; on SIGUSR1, prints the counters so far.
-async fn serve_until_stopped(fleet: &Fleet) -> Result<(), String> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut interrupt =
-        signal(SignalKind::interrupt()).map_err(|e| format!("installing SIGINT handler: {e}"))?;
-    let mut terminate =
-        signal(SignalKind::terminate()).map_err(|e| format!("installing SIGTERM handler: {e}"))?;
-    let mut dump = signal(SignalKind::user_defined1())
-        .map_err(|e| format!("installing SIGUSR1 handler: {e}"))?;
-    loop {
-        tokio::select! {
-            _ = interrupt.recv() => return Ok(()),
-            _ = terminate.recv() => return Ok(()),
-            _ = dump.recv() => println!("counters {}", fleet.counters()),
+/// The signals the program answers.
+struct Signals {
+    interrupt: Signal,
+    terminate: Signal,
+    dump: Signal,
+}
+
+impl Signals {
+    fn install() -> Result<Self, String> {
+        let install = |kind: SignalKind, name: &str| {
+            signal(kind).map_err(|e| format!("installing the {name} handler: {e}"))
+        };
+        Ok(Self {
+            interrupt: install(SignalKind::interrupt(), "SIGINT")?,
+            terminate: install(SignalKind::terminate(), "SIGTERM")?,
+            dump: install(SignalKind::user_defined1(), "SIGUSR1")?,
+        })
+    }
+
+    /// Serves until SIGINT or SIGTERM; on SIGUSR1, prints the counters so far.
+    async fn serve_until_stopped(mut self, fleet: &Fleet) {
+        loop {
+            tokio::select! {
+                _ = self.interrupt.recv() => return,
+                _ = self.terminate.recv() => return,
+                _ = self.dump.recv() => println!("counters {}", fleet.counters()),
+            }
         }
     }
 }
