@@ -329,6 +329,9 @@ pub struct BulkResult<T> {
     pub host: String,
     /// What happened.
     pub result: Result<T, Error>,
+    /// How long the work on this workstation took, from the moment it got one of the run's
+    /// [`ManagerOptions::concurrency`] slots (time spent waiting for a slot is not counted).
+    pub elapsed: Duration,
 }
 
 /// Progress of a bulk run, given to the callback after each workstation.
@@ -1029,8 +1032,18 @@ impl Manager {
             tasks.spawn(async move {
                 // The semaphore is never closed, so acquiring only fails if it were.
                 let _slot = limit.acquire_owned().await;
+                let started = tokio::time::Instant::now();
                 let result = work(manager, name.clone()).await;
-                (index, BulkResult { name, host, result })
+                let elapsed = started.elapsed();
+                (
+                    index,
+                    BulkResult {
+                        name,
+                        host,
+                        result,
+                        elapsed,
+                    },
+                )
             });
         }
         let mut results: Vec<Option<BulkResult<T>>> = (0..total).map(|_| None).collect();
@@ -1065,6 +1078,7 @@ impl Manager {
                     result: Err(Error::Protocol {
                         detail: "the task for this workstation failed".into(),
                     }),
+                    elapsed: Duration::ZERO,
                 })
             })
             .collect()

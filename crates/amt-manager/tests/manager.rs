@@ -636,6 +636,39 @@ async fn bulk_runs_cover_overlapping_pools_once_and_survive_a_failure() {
 }
 
 #[tokio::test]
+async fn bulk_results_time_each_workstation_from_its_slot() {
+    let mut options = options();
+    options.concurrency = 1;
+    options.read_os_power_state = false;
+    let mut lab = Lab::with_options(options);
+    let slow_latency = Duration::from_millis(300);
+    let mut slow = device_config();
+    slow.faults
+        .push(FaultRule::always(Fault::Latency(slow_latency)));
+    lab.add_managed("slow", slow).await;
+    lab.add_managed("fast", device_config()).await;
+    let started = tokio::time::Instant::now();
+    let results = lab
+        .manager
+        .status_bulk(&Targets::workstations(["slow", "fast"]), |_| {})
+        .await
+        .expect("bulk");
+    let total = started.elapsed();
+    let [slow, fast] = results.as_slice() else {
+        panic!("two results: {results:?}");
+    };
+    assert!(slow.result.is_ok() && fast.result.is_ok(), "{results:?}");
+    assert!(slow.elapsed >= slow_latency, "{:?}", slow.elapsed);
+    assert!(slow.elapsed <= total, "{:?} within {total:?}", slow.elapsed);
+    // One slot: "fast" waited for "slow" to finish, and that wait is not its own time.
+    assert!(
+        fast.elapsed < slow_latency,
+        "{:?} counts only its own call",
+        fast.elapsed
+    );
+}
+
+#[tokio::test]
 async fn key_rotation_reseals_every_record() {
     let dir = tempfile::tempdir().expect("dir");
     let (db, key) = (
