@@ -1,10 +1,11 @@
 //! `cooldown_ops`: arbitrary sequences of operations on one `amt-cooldown` gate, checked against
 //! a model and against the product's two rules.
 //!
-//! The input is decoded with `arbitrary` into [`Step`]s: time moves forward by a few
-//! milliseconds to a minute (never back), then one operation runs on one of [`KEYS`] keys:
-//! begin, mark a permit sent, finish (drop) a permit, check, restore a send time (also one ahead
-//! of the clock, as a store written by a clock that ran ahead may hold), prune or export.
+//! The input is decoded with `arbitrary` into [`Step`]s: time moves forward by up to a minute,
+//! or to within ±127 ms of the end of a key's cooldown (never back), then one operation runs on
+//! one of [`KEYS`] keys: begin, mark a permit sent, finish (drop) a permit, check, restore a send
+//! time (also one ahead of the clock, as a store written by a clock that ran ahead may hold),
+//! prune or export.
 //!
 //! Checked after every step:
 //! - the gate answers exactly as a plain model of its documentation (refusals with their
@@ -64,18 +65,40 @@ pub enum Operation {
     Export,
 }
 
+/// How the clock moves before an operation (never backwards).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Advance {
+    /// Forward by this many milliseconds.
+    By(u16),
+    /// To the end of a key's cooldown plus an offset, so that the 20 s boundary is hit exactly
+    /// and from either side; no move when that moment has passed or the key has no send.
+    ToCooldownEnd {
+        /// The key, modulo [`KEYS`].
+        key: u8,
+        /// Milliseconds after the end of the cooldown (negative: before it).
+        offset_ms: i8,
+    },
+}
+
 /// Time passing, then one operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Step {
-    /// Milliseconds the clock moves forward before the operation.
-    pub after_ms: u16,
+    /// How the clock moves before the operation.
+    pub advance: Advance,
     /// The operation.
     pub operation: Operation,
 }
 
 impl<'a> Arbitrary<'a> for Step {
     fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
-        let after_ms = u.arbitrary()?;
+        let advance = if u.ratio(1u8, 4)? {
+            Advance::ToCooldownEnd {
+                key: u.arbitrary()?,
+                offset_ms: u.arbitrary()?,
+            }
+        } else {
+            Advance::By(u.arbitrary()?)
+        };
         let operation = match u.choose_index(7)? {
             0 => Operation::Begin {
                 key: u.arbitrary()?,
@@ -96,10 +119,7 @@ impl<'a> Arbitrary<'a> for Step {
             5 => Operation::Prune,
             _ => Operation::Export,
         };
-        Ok(Self {
-            after_ms,
-            operation,
-        })
+        Ok(Self { advance, operation })
     }
 }
 
@@ -218,7 +238,15 @@ pub fn check(steps: &[Step]) {
     let mut now = START_MS;
 
     for step in steps {
-        now += u64::from(step.after_ms);
+        now = match step.advance {
+            Advance::By(ms) => now + u64::from(ms),
+            Advance::ToCooldownEnd { key, offset_ms } => model
+                .slots
+                .get(&(key % KEYS))
+                .and_then(|slot| slot.last_sent)
+                .map(|sent| (sent + Model::period_ms()).saturating_add_signed(offset_ms.into()))
+                .map_or(now, |end| end.max(now)),
+        };
         match step.operation {
             Operation::Begin { key } => {
                 let key = key % KEYS;
