@@ -79,6 +79,7 @@ mod legacy;
 pub mod lockout;
 mod power;
 mod server;
+mod sessions;
 
 pub use ca::{LeafIssuer, LeafSpec, ServerIdentity, SimCa, Validity};
 pub use clock::SimClock;

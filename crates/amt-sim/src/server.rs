@@ -8,7 +8,7 @@ use amt_power::PowerState;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use rustls::server::{ServerSessionMemoryCache, StoresServerSessions};
+use rustls::server::StoresServerSessions;
 use rustls::{HandshakeKind, ServerConfig};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -17,6 +17,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::counters::{CounterSnapshot, Counters};
 use crate::device::{ConnectionRequests, DeviceConfig, DeviceCore, TlsProfile};
 use crate::fault::FaultRule;
+use crate::sessions::SessionStore;
 use crate::{Error, ServerIdentity, SimCa};
 
 /// How long a client may take to finish the TLS handshake.
@@ -79,7 +80,7 @@ pub(crate) fn server_config(
 impl SimDevice {
     /// Starts a device with a certificate from `ca`. Must run inside a tokio runtime.
     pub async fn start(config: DeviceConfig, ca: &SimCa) -> Result<Self, Error> {
-        let sessions = ServerSessionMemoryCache::new(256);
+        let sessions = Arc::new(SessionStore::new(256));
         Self::start_with(config, ca, sessions).await
     }
 
@@ -428,7 +429,7 @@ impl Fleet {
         mut configure: impl FnMut(usize, &mut DeviceConfig),
     ) -> Result<Self, Error> {
         let sessions: Arc<dyn StoresServerSessions> =
-            ServerSessionMemoryCache::new(count.saturating_mul(4).max(256));
+            Arc::new(SessionStore::new(count.saturating_mul(4).max(256)));
         let mut devices = Vec::with_capacity(count);
         for index in 0..count {
             let mut config = template.clone().on(addressing.address(index)?);
