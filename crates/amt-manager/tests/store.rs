@@ -158,6 +158,62 @@ fn workstations_are_unique_by_name_and_by_host_and_port() {
 }
 
 #[test]
+fn renaming_moving_and_removing_free_the_old_name_and_address() {
+    for (kind, store, _dir) in stores() {
+        let d = store.insert_deployment(&name("lab"), "PEM").expect(kind);
+        let ws = store
+            .insert_workstation(&new_ws(d.id, "ws1", "192.0.2.7"))
+            .expect(kind);
+        let moved = WorkstationSettings {
+            name: name("ws1-moved"),
+            host: Host::parse("192.0.2.8").expect("host"),
+            port: ws.port,
+            managed: false,
+            allow_legacy_tls: false,
+        };
+        store.update_workstation(ws.id, &moved).expect(kind);
+        assert!(
+            matches!(
+                store.workstation_by_name("ws1"),
+                Err(StoreError::NotFound { .. })
+            ),
+            "{kind}"
+        );
+        assert_eq!(
+            store.workstation_by_name("ws1-moved").expect(kind).id,
+            ws.id
+        );
+        // The old name and address are free again; the new ones are taken.
+        let again = store
+            .insert_workstation(&new_ws(d.id, "ws1", "192.0.2.7"))
+            .expect(kind);
+        assert!(
+            matches!(
+                store.insert_workstation(&new_ws(d.id, "ws3", "192.0.2.8")),
+                Err(StoreError::Duplicate { .. })
+            ),
+            "{kind}"
+        );
+        // Updating a workstation with its own name and address is no clash.
+        store.update_workstation(ws.id, &moved).expect(kind);
+
+        store.delete_workstation(ws.id).expect(kind);
+        assert!(matches!(
+            store.workstation_by_name("ws1-moved"),
+            Err(StoreError::NotFound { .. })
+        ));
+        let reused = store
+            .insert_workstation(&new_ws(d.id, "ws1-moved", "192.0.2.8"))
+            .expect(kind);
+        assert_eq!(
+            store.workstation_by_name("ws1-moved").expect(kind).id,
+            reused.id
+        );
+        assert_eq!(store.workstation_by_name("ws1").expect(kind).id, again.id);
+    }
+}
+
+#[test]
 fn credentials_are_stored_replaced_cleared_and_resealed() {
     for (kind, store, _dir) in stores() {
         let d = store.insert_deployment(&name("lab"), "PEM").expect(kind);

@@ -21,6 +21,10 @@ struct Inner {
     next_id: i64,
     deployments: BTreeMap<i64, Deployment>,
     workstations: BTreeMap<i64, Workstation>,
+    /// Workstation ids by name, and by device key (`host:port`): lookups by name serve every
+    /// call, and fleets hold thousands of workstations.
+    workstation_names: HashMap<String, i64>,
+    workstation_addresses: HashMap<String, i64>,
     credentials: BTreeMap<i64, StoredCredentials>,
     pools: BTreeMap<i64, (Name, BTreeSet<i64>)>,
     power_sends: HashMap<String, u64>,
@@ -156,23 +160,22 @@ impl Store for MemoryStore {
         if !inner.deployments.contains_key(&new.deployment.0) {
             return Err(not_found(Record::Deployment, new.deployment));
         }
-        if inner.workstations.values().any(|w| w.name == new.name) {
+        if inner.workstation_names.contains_key(new.name.as_str()) {
             return Err(StoreError::Duplicate {
                 record: Record::Workstation,
                 name: new.name.to_string(),
             });
         }
-        if inner
-            .workstations
-            .values()
-            .any(|w| w.host == new.host && w.port == new.port)
-        {
+        let address = device_key(&new.host, new.port);
+        if inner.workstation_addresses.contains_key(&address) {
             return Err(StoreError::Duplicate {
                 record: Record::Workstation,
-                name: device_key(&new.host, new.port),
+                name: address,
             });
         }
         let id = inner.next_id();
+        inner.workstation_names.insert(new.name.to_string(), id);
+        inner.workstation_addresses.insert(address, id);
         let workstation = Workstation {
             id: WorkstationId(id),
             deployment: new.deployment,
@@ -203,10 +206,11 @@ impl Store for MemoryStore {
     }
 
     fn workstation_by_name(&self, name: &str) -> Result<Workstation, StoreError> {
-        self.lock()
-            .workstations
-            .values()
-            .find(|w| w.name.as_str() == name)
+        let inner = self.lock();
+        inner
+            .workstation_names
+            .get(name)
+            .and_then(|id| inner.workstations.get(id))
             .cloned()
             .ok_or_else(|| not_found(Record::Workstation, name))
     }
@@ -217,18 +221,28 @@ impl Store for MemoryStore {
         settings: &WorkstationSettings,
     ) -> Result<(), StoreError> {
         let mut inner = self.lock();
-        let clash = inner.workstations.values().any(|w| {
-            w.id != id
-                && (w.name == settings.name || (w.host == settings.host && w.port == settings.port))
-        });
-        if clash {
+        let address = device_key(&settings.host, settings.port);
+        let taken = |index: &HashMap<String, i64>, key: &str| {
+            index.get(key).is_some_and(|other| *other != id.0)
+        };
+        if taken(&inner.workstation_names, settings.name.as_str())
+            || taken(&inner.workstation_addresses, &address)
+        {
             return Err(StoreError::Duplicate {
                 record: Record::Workstation,
                 name: settings.name.to_string(),
             });
         }
         let workstation = inner.workstation_mut(id)?;
-        workstation.name = settings.name.clone();
+        let old_name = std::mem::replace(&mut workstation.name, settings.name.clone());
+        let old_address = device_key(&workstation.host, workstation.port);
+        inner.workstation_names.remove(old_name.as_str());
+        inner
+            .workstation_names
+            .insert(settings.name.to_string(), id.0);
+        inner.workstation_addresses.remove(&old_address);
+        inner.workstation_addresses.insert(address, id.0);
+        let workstation = inner.workstation_mut(id)?;
         workstation.host = settings.host.clone();
         workstation.port = settings.port;
         workstation.managed = settings.managed;
@@ -238,10 +252,14 @@ impl Store for MemoryStore {
 
     fn delete_workstation(&self, id: WorkstationId) -> Result<(), StoreError> {
         let mut inner = self.lock();
-        inner
+        let workstation = inner
             .workstations
             .remove(&id.0)
             .ok_or_else(|| not_found(Record::Workstation, id))?;
+        inner.workstation_names.remove(workstation.name.as_str());
+        inner
+            .workstation_addresses
+            .remove(&device_key(&workstation.host, workstation.port));
         inner.credentials.remove(&id.0);
         for (_, members) in inner.pools.values_mut() {
             members.remove(&id.0);
