@@ -212,6 +212,14 @@ impl SimFleet {
         self.children.len()
     }
 
+    /// CPU time (user and system, all threads) the simulator processes have used so far.
+    pub fn cpu_time(&self) -> Option<Duration> {
+        self.children
+            .iter()
+            .map(|child| process_cpu_time(&format!("/proc/{}/stat", child.id())))
+            .sum()
+    }
+
     fn next_line(&self) -> Result<(usize, String), FleetError> {
         match self.lines.recv_timeout(PROCESS_TIMEOUT) {
             Ok(LineMessage(process, Some(text))) => Ok((process, text)),
@@ -381,6 +389,30 @@ pub fn quantile(sorted: &[Duration], q: f64) -> Option<Duration> {
     sorted.get(rank.min(last)).copied()
 }
 
+/// CPU time (user and system, all threads) this process has used so far.
+pub fn own_cpu_time() -> Option<Duration> {
+    process_cpu_time("/proc/self/stat")
+}
+
+/// `utime + stime` of a `/proc/<pid>/stat` file. They count clock ticks, which Linux reports
+/// to user space at 100 per second on every architecture we run on (`USER_HZ`).
+fn process_cpu_time(path: &str) -> Option<Duration> {
+    let stat = std::fs::read_to_string(path).ok()?;
+    ticks_to_duration(&stat)
+}
+
+fn ticks_to_duration(stat: &str) -> Option<Duration> {
+    const TICKS_PER_SECOND: u64 = 100;
+    // The command name (field 2) is in parentheses and may hold spaces: count from after it.
+    let (_, rest) = stat.rsplit_once(')')?;
+    let mut fields = rest.split_whitespace();
+    // After the name: state is field 3, utime field 14 and stime field 15.
+    let utime: u64 = fields.nth(11)?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    let ticks = utime + stime;
+    Some(Duration::from_millis(ticks * 1000 / TICKS_PER_SECOND))
+}
+
 /// This process's peak resident set size (`VmHWM` of `/proc/self/status`), in bytes.
 pub fn peak_rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -456,6 +488,14 @@ mod tests {
         assert_eq!(kib_field(status, "VmRSS:"), Some(1000));
         assert_eq!(kib_field(status, "VmSwap:"), None);
         assert!(peak_rss_bytes().is_some_and(|peak| peak > 0));
+    }
+
+    #[test]
+    fn cpu_time_is_utime_plus_stime() {
+        let stat = "1234 (tokio rt) S 1 2 3 4 5 6 7 8 9 10 250 50 0 0 20 0 3 0";
+        assert_eq!(ticks_to_duration(stat), Some(Duration::from_secs(3)));
+        assert_eq!(ticks_to_duration("1234 (x) S 1"), None);
+        assert!(own_cpu_time().is_some());
     }
 
     #[test]

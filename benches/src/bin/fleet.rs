@@ -31,7 +31,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use amt_benches::fleet::{
-    FleetPlan, SimFleet, peak_rss_bytes, quantile, rss_bytes, simulator_beside,
+    FleetPlan, SimFleet, own_cpu_time, peak_rss_bytes, quantile, rss_bytes, simulator_beside,
 };
 use amt_manager::store::StoredCredentials;
 use amt_manager::vault::{Vault, VaultKey};
@@ -82,6 +82,11 @@ struct Args {
     #[arg(long, value_name = "N")]
     tls_session_cache_hosts: Option<usize>,
 
+    /// An extra argument for every amt-sim process (repeatable), e.g. `--sim-arg=--tls
+    /// --sim-arg=tls12` for devices that speak TLS 1.2 only, as Intel AMT 13 to 18 do.
+    #[arg(long = "sim-arg", value_name = "ARG", allow_hyphen_values = true)]
+    sim_args: Vec<String>,
+
     /// Run this power operation over the devices instead of the status sweeps (reset,
     /// power-off, ...).
     #[arg(long, value_name = "OP")]
@@ -103,6 +108,10 @@ struct Sweep {
     latencies: Vec<Duration>,
     peak_rss: Option<u64>,
     rss: Option<u64>,
+    /// CPU time the client used during the sweep.
+    client_cpu: Option<Duration>,
+    /// CPU time the simulator processes used during the sweep.
+    sim_cpu: Option<Duration>,
 }
 
 impl Sweep {
@@ -116,7 +125,7 @@ impl Sweep {
 
     fn print_header() {
         println!(
-            "{:<6} {:>10} {:>9} {:>8} {:>9} {:>12} {:>6} {:>9} {:>9} {:>7} {:>9} {:>9}",
+            "{:<6} {:>10} {:>9} {:>8} {:>9} {:>12} {:>6} {:>9} {:>9} {:>7} {:>9} {:>9} {:>11} {:>11}",
             "sweep",
             "devices/s",
             "wall s",
@@ -129,13 +138,15 @@ impl Sweep {
             "failed",
             "peak MB",
             "rss MB",
+            "client cpu",
+            "sim cpu",
         );
     }
 
     fn print(&self) {
         let ms = |q| quantile(&self.latencies, q).map_or(f64::NAN, |d| d.as_secs_f64() * 1e3);
         println!(
-            "{:<6} {:>10.0} {:>9.2} {:>8.2} {:>9} {:>12} {:>6} {:>9.2} {:>9.2} {:>7} {:>9} {:>9}",
+            "{:<6} {:>10.0} {:>9.2} {:>8.2} {:>9} {:>12} {:>6} {:>9.2} {:>9.2} {:>7} {:>9} {:>9} {:>11} {:>11}",
             self.label,
             self.per_second(),
             self.wall.as_secs_f64(),
@@ -148,7 +159,22 @@ impl Sweep {
             self.failed,
             megabytes(self.peak_rss),
             megabytes(self.rss),
+            self.per_device(self.client_cpu),
+            self.per_device(self.sim_cpu),
         );
+    }
+
+    /// A CPU time per device, in microseconds.
+    fn per_device(&self, cpu: Option<Duration>) -> String {
+        cpu.map_or_else(
+            || "?".to_owned(),
+            |cpu| {
+                format!(
+                    "{:.0} us",
+                    cpu.as_secs_f64() * 1e6 / self.devices.max(1) as f64
+                )
+            },
+        )
     }
 }
 
@@ -243,10 +269,15 @@ async fn sweep(
     targets: &Targets,
 ) -> Result<Sweep, Box<dyn Error>> {
     let before = sims.counters()?;
+    let cpu_before = (own_cpu_time(), sims.cpu_time());
     let started = Instant::now();
     let results = manager.status_bulk(targets, |_| {}).await?;
     let wall = started.elapsed();
+    let cpu_after = (own_cpu_time(), sims.cpu_time());
     let after = sims.counters()?;
+    let spent = |after: Option<Duration>, before: Option<Duration>| {
+        after.zip(before).map(|(a, b)| a.saturating_sub(b))
+    };
     let (latencies, failed) = summarise(label, &results);
     Ok(Sweep {
         label,
@@ -257,6 +288,8 @@ async fn sweep(
         latencies,
         peak_rss: peak_rss_bytes(),
         rss: rss_bytes(),
+        client_cpu: spent(cpu_after.0, cpu_before.0),
+        sim_cpu: spent(cpu_after.1, cpu_before.1),
     })
 }
 
@@ -316,7 +349,7 @@ async fn run(args: Args) -> Result<bool, Box<dyn Error>> {
         port: args.port,
         ca_cert,
         ca_key,
-        extra_args: Vec::new(),
+        extra_args: args.sim_args.clone(),
     };
 
     let mut options = ManagerOptions::default();
@@ -348,6 +381,9 @@ async fn run(args: Args) -> Result<bool, Box<dyn Error>> {
         plan.port,
         started.elapsed().as_secs_f64()
     );
+    if !plan.extra_args.is_empty() {
+        println!("amt-sim arguments: {}", plan.extra_args.join(" "));
+    }
     println!(
         "manager: concurrency {}, max_idle_connections {idle}, tls_session_cache_hosts {cache}, \
          MemoryStore",
