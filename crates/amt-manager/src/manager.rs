@@ -1019,36 +1019,40 @@ impl Manager {
         Fut: Future<Output = Result<T, Error>> + Send + 'static,
     {
         let total = workstations.len();
-        let limit = Arc::new(tokio::sync::Semaphore::new(
-            self.inner.options.concurrency.max(1),
-        ));
+        let limit = self.inner.options.concurrency.max(1);
+        // A task is spawned only when it can start, so a run holds `limit` futures at a time
+        // rather than one per workstation (tens of megabytes over a large fleet).
+        let mut pending = workstations.iter().enumerate();
         let mut tasks = tokio::task::JoinSet::new();
-        for (index, workstation) in workstations.iter().enumerate() {
-            let manager = self.clone();
-            let limit = Arc::clone(&limit);
-            let work = work.clone();
-            let name = workstation.name.to_string();
-            let host = workstation.host.to_string();
-            tasks.spawn(async move {
-                // The semaphore is never closed, so acquiring only fails if it were.
-                let _slot = limit.acquire_owned().await;
-                let started = tokio::time::Instant::now();
-                let result = work(manager, name.clone()).await;
-                let elapsed = started.elapsed();
-                (
-                    index,
-                    BulkResult {
-                        name,
-                        host,
-                        result,
-                        elapsed,
-                    },
-                )
-            });
-        }
         let mut results: Vec<Option<BulkResult<T>>> = (0..total).map(|_| None).collect();
         let mut done = 0;
-        while let Some(joined) = tasks.join_next().await {
+        loop {
+            while tasks.len() < limit {
+                let Some((index, workstation)) = pending.next() else {
+                    break;
+                };
+                let manager = self.clone();
+                let work = work.clone();
+                let name = workstation.name.to_string();
+                let host = workstation.host.to_string();
+                tasks.spawn(async move {
+                    let started = tokio::time::Instant::now();
+                    let result = work(manager, name.clone()).await;
+                    let elapsed = started.elapsed();
+                    (
+                        index,
+                        BulkResult {
+                            name,
+                            host,
+                            result,
+                            elapsed,
+                        },
+                    )
+                });
+            }
+            let Some(joined) = tasks.join_next().await else {
+                break;
+            };
             let (index, result) = match joined {
                 Ok(finished) => finished,
                 Err(panic) => {
