@@ -75,11 +75,18 @@ pub struct FleetPlan {
     pub ca_cert: PathBuf,
     /// Its private key (PEM file).
     pub ca_key: PathBuf,
+    /// Runtime worker threads per `amt-sim` process.
+    pub worker_threads: usize,
     /// Extra arguments for every `amt-sim` process.
     pub extra_args: Vec<String>,
 }
 
 impl FleetPlan {
+    /// How many `amt-sim` processes serve the fleet.
+    pub fn processes(&self) -> usize {
+        self.devices.div_ceil(self.per_process.max(1))
+    }
+
     /// The address of device `index`.
     pub fn address(&self, index: usize) -> Result<SocketAddrV4, FleetError> {
         let ip = u32::try_from(index)
@@ -153,6 +160,11 @@ impl SimFleet {
                 .arg(PASSWORD_ENV)
                 .args(&plan.extra_args)
                 .env(PASSWORD_ENV, password)
+                // tokio's multi-threaded runtime takes its worker count from here.
+                .env(
+                    "TOKIO_WORKER_THREADS",
+                    plan.worker_threads.max(1).to_string(),
+                )
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::inherit())
@@ -508,8 +520,10 @@ mod tests {
             port: 26993,
             ca_cert: PathBuf::new(),
             ca_key: PathBuf::new(),
+            worker_threads: 1,
             extra_args: Vec::new(),
         };
+        assert_eq!(plan.processes(), 2);
         assert_eq!(
             plan.address(9_999).unwrap(),
             "127.0.39.17:26993".parse().unwrap()

@@ -82,6 +82,12 @@ struct Args {
     #[arg(long, value_name = "N")]
     tls_session_cache_hosts: Option<usize>,
 
+    /// Runtime worker threads per amt-sim process. Default: the machine's cores shared out
+    /// between the processes (at least one each), so that the simulators together run no more
+    /// threads than there are cores.
+    #[arg(long, value_name = "N")]
+    sim_threads: Option<usize>,
+
     /// An extra argument for every amt-sim process (repeatable), e.g. `--sim-arg=--tls
     /// --sim-arg=tls12` for devices that speak TLS 1.2 only, as Intel AMT 13 to 18 do.
     #[arg(long = "sim-arg", value_name = "ARG", allow_hyphen_values = true)]
@@ -341,7 +347,7 @@ async fn run(args: Args) -> Result<bool, Box<dyn Error>> {
     let ca_key = scratch.path().join("ca.key");
     ca.write_cert_pem(&ca_cert)?;
     std::fs::write(&ca_key, ca.key_pem())?;
-    let plan = FleetPlan {
+    let mut plan = FleetPlan {
         simulator,
         devices: args.devices,
         per_process: args.per_process,
@@ -349,8 +355,13 @@ async fn run(args: Args) -> Result<bool, Box<dyn Error>> {
         port: args.port,
         ca_cert,
         ca_key,
+        worker_threads: 1,
         extra_args: args.sim_args.clone(),
     };
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    plan.worker_threads = args
+        .sim_threads
+        .unwrap_or_else(|| (cores / plan.processes().max(1)).max(1));
 
     let mut options = ManagerOptions::default();
     options.concurrency = args.concurrency;
@@ -373,9 +384,11 @@ async fn run(args: Args) -> Result<bool, Box<dyn Error>> {
     let started = Instant::now();
     let sims = SimFleet::start(&plan, PASSWORD)?;
     println!(
-        "fleet: {} devices in {} amt-sim processes ({} to {}, port {}), started in {:.1} s",
+        "fleet: {} devices in {} amt-sim processes of {} worker thread(s) ({} to {}, port {}), \
+         started in {:.1} s",
         plan.devices,
         sims.processes(),
+        plan.worker_threads,
         plan.address(0)?.ip(),
         plan.address(plan.devices - 1)?.ip(),
         plan.port,
