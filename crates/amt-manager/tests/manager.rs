@@ -970,3 +970,33 @@ async fn tls_refusals_and_soap_faults_map_to_their_rows() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn only_the_most_recently_used_connections_stay_open() {
+    let mut options = options();
+    options.max_idle_connections = 1;
+    let mut lab = Lab::with_options(options);
+    let a = lab.add_managed("a", device_config()).await;
+    let b = lab.add_managed("b", device_config()).await;
+    lab.manager.status("a").await.expect("a");
+    lab.manager.status("b").await.expect("b"); // a's connection is now the least recently used
+    let (a_before, b_before) = (lab.devices[a].counters(), lab.devices[b].counters());
+    lab.manager.status("b").await.expect("b again");
+    lab.manager.status("a").await.expect("a again");
+    let (a_after, b_after) = (lab.devices[a].counters(), lab.devices[b].counters());
+    assert_eq!(
+        b_after.tcp_connections, b_before.tcp_connections,
+        "b kept its connection"
+    );
+    assert_eq!(
+        a_after.tcp_connections,
+        a_before.tcp_connections + 1,
+        "a reconnected"
+    );
+    // (Whether the reconnection resumes TLS depends on the session cache, keyed by server name,
+    // which two devices on one address share; the client's tests cover resumption.)
+    assert_eq!(
+        a_after.unauthorized, a_before.unauthorized,
+        "and kept its digest nonce"
+    );
+}
