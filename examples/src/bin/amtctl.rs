@@ -73,7 +73,8 @@ struct Cli {
     password_env: String,
 
     /// Direct mode: allow the legacy TLS transport (TLS 1.1/1.2 with RSA key exchange, for Intel
-    /// AMT 9 to 12). It weakens the connection; needs the `legacy-tls` build feature.
+    /// AMT 9 to 12). It weakens the connection; needs the `legacy-tls` build feature (without it,
+    /// a workstation that only speaks legacy TLS fails with `unsupported`).
     #[arg(long)]
     legacy_tls: bool,
 
