@@ -448,7 +448,8 @@ async fn the_demo_runs_to_completion() {
     }
     #[cfg(feature = "legacy-tls")]
     assert!(
-        text.lines().any(|l| l.contains("ws-amt11") && l.contains("Power On accepted")),
+        text.lines()
+            .any(|l| l.contains("ws-amt11") && l.contains("Power On accepted")),
         "the AMT 11 workstation starts over legacy TLS:\n{text}"
     );
 }
