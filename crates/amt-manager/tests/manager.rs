@@ -101,6 +101,18 @@ impl Lab {
     }
 }
 
+/// A workstation on 127.0.0.1:`port` reached without the inventory.
+fn direct_to(port: u16, ca: &SimCa, allow_legacy_tls: bool) -> DirectTarget {
+    DirectTarget {
+        host: Host::parse("127.0.0.1").expect("host"),
+        port,
+        provider_root_pem: ca.cert_pem().to_owned(),
+        username: "admin".into(),
+        password: SecretString::from(PASSWORD),
+        allow_legacy_tls,
+    }
+}
+
 fn assert_error(result: Result<impl std::fmt::Debug, Error>, kind: &str, message: &str) {
     match result {
         Err(error) => {
@@ -532,14 +544,7 @@ async fn the_cooldown_survives_reopening_the_inventory() {
         "cooling_down"
     );
     // Direct mode against the same device shares the inventory's cooldown.
-    let direct = DirectTarget {
-        host: Host::parse("127.0.0.1").expect("host"),
-        port: device.addr().port(),
-        provider_root_pem: ca.cert_pem().to_owned(),
-        username: "admin".into(),
-        password: SecretString::from(PASSWORD),
-        allow_legacy_tls: false,
-    };
+    let direct = direct_to(device.addr().port(), &ca, false);
     assert_eq!(
         reopened
             .run_direct(direct, PowerOperation::Reset)
@@ -842,14 +847,7 @@ async fn network_and_certificate_failures_map_to_their_rows() {
     let malformed = lab.add_managed("malformed", device_config()).await;
     let m = lab.manager.clone();
 
-    let direct = |port: u16| DirectTarget {
-        host: Host::parse("127.0.0.1").expect("host"),
-        port,
-        provider_root_pem: lab.ca.cert_pem().to_owned(),
-        username: "admin".into(),
-        password: SecretString::from(PASSWORD),
-        allow_legacy_tls: false,
-    };
+    let direct = |port: u16| direct_to(port, &lab.ca, false);
     assert_error(
         m.status_direct(direct(lab.devices[0].addr().port())).await,
         "name_mismatch",
@@ -939,14 +937,7 @@ async fn tls_refusals_and_soap_faults_map_to_their_rows() {
     lab.add("mutual", mutual).await;
     let faulty = lab.add_managed("faulty", device_config()).await;
     let m = lab.manager.clone();
-    let direct = |port: u16| DirectTarget {
-        host: Host::parse("127.0.0.1").expect("host"),
-        port,
-        provider_root_pem: lab.ca.cert_pem().to_owned(),
-        username: "admin".into(),
-        password: SecretString::from(PASSWORD),
-        allow_legacy_tls: false,
-    };
+    let direct = |port: u16| direct_to(port, &lab.ca, false);
     assert_error(
         m.status_direct(direct(lab.devices[0].addr().port())).await,
         "legacy_tls_required",

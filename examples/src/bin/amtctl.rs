@@ -767,6 +767,55 @@ fn pool(manager: &Manager, printer: &Printer, command: &PoolCommand) -> Result<(
     result.map_err(|e| printer.error_text(&e))
 }
 
+/// The names of the operations available now, in the product's order.
+fn available_names(status: &WorkstationStatus) -> Vec<&'static str> {
+    status
+        .availability
+        .available()
+        .map(|op| op.kebab_name())
+        .collect()
+}
+
+/// The documented status object; in inventory mode it also names the workstation.
+fn status_json(status: &WorkstationStatus, workstation: Option<&str>) -> serde_json::Value {
+    let mut value = json!({
+        "host": status.host,
+        "power_state": status.power_state.label(),
+        "power_state_code": status.power_state.code(),
+        "available_operations": available_names(status),
+        "amt_version": status.amt_version.as_ref().map(ToString::to_string),
+    });
+    name_workstation(&mut value, workstation);
+    value
+}
+
+/// The documented operation object; in inventory mode it also names the workstation.
+fn operation_json(outcome: &OperationOutcome, workstation: Option<&str>) -> serde_json::Value {
+    let state = outcome.state_after.unwrap_or(outcome.state_before);
+    let mut value = json!({
+        "host": outcome.host,
+        "operation": outcome.operation.kebab_name(),
+        "return_value": outcome.return_value.code(),
+        "accepted": outcome.accepted(),
+        "power_state_code": state.code(),
+    });
+    name_workstation(&mut value, workstation);
+    value
+}
+
+/// The documented failure object; in inventory mode it also names the workstation.
+fn failure_json(host: &str, error: &Error, workstation: Option<&str>) -> serde_json::Value {
+    let mut value = json!({"host": host, "error": error.to_string(), "kind": error.kind()});
+    name_workstation(&mut value, workstation);
+    value
+}
+
+fn name_workstation(value: &mut serde_json::Value, workstation: Option<&str>) {
+    if let (Some(name), Some(object)) = (workstation, value.as_object_mut()) {
+        object.insert("workstation".to_owned(), json!(name));
+    }
+}
+
 fn yes_no(value: bool) -> &'static str {
     if value { "yes" } else { "no" }
 }
@@ -811,7 +860,7 @@ impl Printer {
 
     fn failure(&self, host: &str, error: &Error) -> bool {
         if self.json {
-            self.emit(json!({"host": host, "error": error.to_string(), "kind": error.kind()}));
+            self.emit(failure_json(host, error, None));
         } else {
             eprintln!("{host}: {}", error.chain());
         }
@@ -819,20 +868,10 @@ impl Printer {
     }
 
     fn status(&self, status: &WorkstationStatus) -> bool {
-        let available: Vec<&str> = status
-            .availability
-            .available()
-            .map(|op| op.kebab_name())
-            .collect();
+        let available = available_names(status);
         let version = status.amt_version.as_ref().map(ToString::to_string);
         if self.json {
-            self.emit(json!({
-                "host": status.host,
-                "power_state": status.power_state.label(),
-                "power_state_code": status.power_state.code(),
-                "available_operations": available,
-                "amt_version": version,
-            }));
+            self.emit(status_json(status, None));
         } else {
             println!(
                 "{}: {} (code {})",
@@ -874,13 +913,7 @@ impl Printer {
     fn operation(&self, outcome: &OperationOutcome) -> bool {
         let state = outcome.state_after.unwrap_or(outcome.state_before);
         if self.json {
-            self.emit(json!({
-                "host": outcome.host,
-                "operation": outcome.operation.kebab_name(),
-                "return_value": outcome.return_value.code(),
-                "accepted": outcome.accepted(),
-                "power_state_code": state.code(),
-            }));
+            self.emit(operation_json(outcome, None));
         } else {
             let confirmation = match outcome.confirmed {
                 Some(true) => format!("; now {state}"),
@@ -901,15 +934,7 @@ impl Printer {
         match &result.result {
             Ok(outcome) => {
                 if self.json {
-                    let state = outcome.state_after.unwrap_or(outcome.state_before);
-                    self.emit(json!({
-                        "workstation": result.name,
-                        "host": outcome.host,
-                        "operation": outcome.operation.kebab_name(),
-                        "return_value": outcome.return_value.code(),
-                        "accepted": outcome.accepted(),
-                        "power_state_code": state.code(),
-                    }));
+                    self.emit(operation_json(outcome, Some(&result.name)));
                 } else {
                     print!("{} ", result.name);
                     self.operation(outcome);
@@ -917,8 +942,7 @@ impl Printer {
             }
             Err(error) => {
                 if self.json {
-                    self.emit(json!({"workstation": result.name, "host": result.host,
-                        "error": error.to_string(), "kind": error.kind()}));
+                    self.emit(failure_json(&result.host, error, Some(&result.name)));
                 } else {
                     println!("{} {}: {}", result.name, result.host, error);
                 }
@@ -937,21 +961,10 @@ impl Printer {
         for result in results {
             match &result.result {
                 Ok(status) => {
-                    let available: Vec<&str> = status
-                        .availability
-                        .available()
-                        .map(|op| op.kebab_name())
-                        .collect();
+                    let available = available_names(status);
                     let version = status.amt_version.as_ref().map(ToString::to_string);
                     if self.json {
-                        self.emit(json!({
-                            "workstation": result.name,
-                            "host": status.host,
-                            "power_state": status.power_state.label(),
-                            "power_state_code": status.power_state.code(),
-                            "available_operations": available,
-                            "amt_version": version,
-                        }));
+                        self.emit(status_json(status, Some(&result.name)));
                     } else {
                         println!(
                             "{:<20} {:<28} {:<14} {:<10} {}",
@@ -966,8 +979,7 @@ impl Printer {
                 Err(error) => {
                     all_ok = false;
                     if self.json {
-                        self.emit(json!({"workstation": result.name, "host": result.host,
-                            "error": error.to_string(), "kind": error.kind()}));
+                        self.emit(failure_json(&result.host, error, Some(&result.name)));
                     } else {
                         println!("{:<20} {}", result.name, error);
                     }

@@ -3,23 +3,18 @@
 
 use amt_manager::DirectTarget;
 use amt_sim::{SimCa, SimDevice, TlsProfile};
-use amt_trust::Host;
+#[cfg(feature = "legacy-tls")]
 use secrecy::SecretString;
 
-use super::{Lab, PASSWORD, assert_error, device_config};
+#[cfg(feature = "legacy-tls")]
+use super::PASSWORD;
+use super::{Lab, assert_error, device_config, direct_to};
 
 const LEGACY_TLS_REQUIRED: &str =
     "TLS handshake failed: the workstation may need legacy TLS (Intel AMT 12 or lower)";
 
 fn direct(device: &SimDevice, ca: &SimCa, allow_legacy_tls: bool) -> DirectTarget {
-    DirectTarget {
-        host: Host::parse("127.0.0.1").expect("host"),
-        port: device.addr().port(),
-        provider_root_pem: ca.cert_pem().to_owned(),
-        username: "admin".into(),
-        password: SecretString::from(PASSWORD),
-        allow_legacy_tls,
-    }
+    direct_to(device.addr().port(), ca, allow_legacy_tls)
 }
 
 #[cfg(feature = "legacy-tls")]
