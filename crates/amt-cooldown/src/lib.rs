@@ -420,7 +420,9 @@ impl<K: Hash + Eq> Permit<K> {
 
     /// Records that the power-change request was written to the device at `at`: the cooldown
     /// starts here. Call it when the request may have reached the device, even if what follows
-    /// fails (a timeout or a reset after the write still counts as sent).
+    /// fails (a timeout or a reset after the write still counts as sent). `at` replaces any send
+    /// time recorded for the key, even a later one restored meanwhile: this send is the latest
+    /// that really happened.
     pub fn mark_sent(&mut self, at: Timestamp) {
         self.sent_at = Some(at);
         let mut shard = self.shard();
