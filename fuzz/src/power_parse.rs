@@ -19,6 +19,8 @@ const MAX_LINES: usize = 16;
 const MAX_OFFERED: usize = 16;
 /// How many characters of the input an error may quote.
 const QUOTE_LIMIT: usize = 64;
+/// The product name that opens AMT's `Server` header.
+const SERVER_PREFIX: &str = "Intel(R) Active Management Technology";
 
 /// Runs the target on one input.
 pub fn run(data: &[u8]) {
@@ -70,6 +72,9 @@ fn operation(line: &str) {
 fn version(line: &str) -> Option<AmtVersion> {
     match line.parse::<AmtVersion>() {
         Ok(version) => {
+            if let Some(rest) = line.trim().strip_prefix(SERVER_PREFIX) {
+                check_header_remainder(line, rest, &version);
+            }
             let components = version.components();
             assert!((2..=4).contains(&components.len()), "{version:?}");
             assert_eq!(components.first(), Some(&version.major()));
@@ -99,15 +104,25 @@ fn version(line: &str) -> Option<AmtVersion> {
 fn server_header(line: &str) {
     match AmtVersion::from_server_header(line) {
         Ok(version) => {
+            let rest = line.trim().strip_prefix(SERVER_PREFIX);
             assert!(
-                line.trim()
-                    .starts_with("Intel(R) Active Management Technology "),
+                rest.is_some_and(|rest| rest.starts_with(' ')),
                 "{line:?} is no Server header, yet it gave {version}"
             );
+            check_header_remainder(line, rest.unwrap_or_default(), &version);
             assert_eq!(version.to_string().parse().as_ref(), Ok(&version));
         }
         Err(error) => check_error(&error),
     }
+}
+
+/// The product name comes once: what follows it in a header that parses is the dotted version
+/// alone (a repeated name once parsed, one level of recursion per repetition).
+fn check_header_remainder(line: &str, rest: &str, version: &AmtVersion) {
+    assert!(
+        rest.trim().bytes().all(|b| b.is_ascii_digit() || b == b'.'),
+        "{line:?} has more than a version after the product name, yet it gave {version}"
+    );
 }
 
 fn check_error(error: &Error) {

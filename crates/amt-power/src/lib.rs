@@ -463,6 +463,9 @@ impl AmtVersion {
 
     /// Parses the version from an HTTP `Server` header value,
     /// `Intel(R) Active Management Technology 12.0.45.1509`.
+    ///
+    /// The product name comes once, then the version: a value that repeats the product name (the
+    /// header is the device's to write) is an error.
     pub fn from_server_header(value: &str) -> Result<Self, Error> {
         let version = value
             .trim()
@@ -477,7 +480,43 @@ impl AmtVersion {
                 reason: "no version after the product name",
             });
         }
-        version.trim().parse()
+        // The numeric parser, not `parse()`: the prefix is stripped once, so a device that repeats
+        // it gets an error rather than one level of recursion per repetition.
+        Self::parse_numeric(version.trim(), value)
+    }
+
+    /// Parses the dotted numbers alone (`16.1.25`); `input` is what error messages quote.
+    fn parse_numeric(numbers: &str, input: &str) -> Result<Self, Error> {
+        let invalid = |reason| Error::InvalidVersion {
+            input: shortened(input),
+            reason,
+        };
+        let mut parts = [0u32; 4];
+        let mut len = 0usize;
+        for component in numbers.split('.') {
+            if len == parts.len() {
+                return Err(invalid("more than four components"));
+            }
+            if component.is_empty() {
+                return Err(invalid("empty component"));
+            }
+            if !component.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(invalid("components must be decimal numbers"));
+            }
+            parts[len] = component
+                .parse()
+                .map_err(|_| invalid("component too large"))?;
+            len += 1;
+        }
+        if len < 2 {
+            return Err(invalid(
+                "a version has at least a major and a minor component",
+            ));
+        }
+        Ok(Self {
+            parts,
+            len: len as u8,
+        })
     }
 
     /// The major version (16 for `16.1.25`), which gates operations.
@@ -503,38 +542,10 @@ impl FromStr for AmtVersion {
     fn from_str(input: &str) -> Result<Self, Self::Err> {
         let trimmed = input.trim();
         if trimmed.starts_with(SERVER_HEADER_PREFIX) {
-            return Self::from_server_header(trimmed);
+            Self::from_server_header(trimmed)
+        } else {
+            Self::parse_numeric(trimmed, input)
         }
-        let invalid = |reason| Error::InvalidVersion {
-            input: shortened(input),
-            reason,
-        };
-        let mut parts = [0u32; 4];
-        let mut len = 0usize;
-        for component in trimmed.split('.') {
-            if len == parts.len() {
-                return Err(invalid("more than four components"));
-            }
-            if component.is_empty() {
-                return Err(invalid("empty component"));
-            }
-            if !component.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(invalid("components must be decimal numbers"));
-            }
-            parts[len] = component
-                .parse()
-                .map_err(|_| invalid("component too large"))?;
-            len += 1;
-        }
-        if len < 2 {
-            return Err(invalid(
-                "a version has at least a major and a minor component",
-            ));
-        }
-        Ok(Self {
-            parts,
-            len: len as u8,
-        })
     }
 }
 
@@ -990,6 +1001,31 @@ mod tests {
         }
         assert!(AmtVersion::new(&[16]).is_err());
         assert!(AmtVersion::new(&[1, 2, 3, 4, 5]).is_err());
+    }
+
+    #[test]
+    fn a_repeated_server_prefix_is_refused_without_recursing() {
+        // Device-controlled text: each repetition once cost a stack frame, and 50 000 of them
+        // overflowed the stack (an abort, not an error).
+        for repetitions in [2, 3, 50_000] {
+            let mut header = format!("{SERVER_HEADER_PREFIX} ").repeat(repetitions);
+            header.push_str("1.2");
+            for result in [
+                header.parse::<AmtVersion>(),
+                AmtVersion::from_server_header(&header),
+            ] {
+                let Err(Error::InvalidVersion { input, reason }) = result else {
+                    panic!("{repetitions} prefixes should be refused, got {result:?}");
+                };
+                assert_eq!(reason, "components must be decimal numbers");
+                assert_eq!(input.chars().count(), 64);
+            }
+        }
+        let once = format!("{SERVER_HEADER_PREFIX} 1.2");
+        assert_eq!(
+            once.parse::<AmtVersion>().map(|v| v.to_string()),
+            Ok("1.2".into())
+        );
     }
 
     #[test]
