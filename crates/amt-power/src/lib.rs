@@ -15,7 +15,8 @@
 //! use amt_power::{availability, AmtVersion, PowerOperation, PowerState, Unavailable};
 //!
 //! // An AMT 9 workstation that is on, with the OS agent (LMS) running: the device offers
-//! // reset (10), power off (8), power cycle (5), NMI (11) and the graceful states 12 and 14.
+//! // reset (10), power off (8), power cycle (5), NMI (11), sleep (4), hibernate (7) and the
+//! // graceful states 12 and 14.
 //! let version: AmtVersion = "9.5.30".parse()?;
 //! let state = PowerState::from_code(2);
 //! let offered = [10, 8, 5, 11, 4, 7, 12, 14];
@@ -941,16 +942,43 @@ mod tests {
             assert_eq!(ReturnValue::from_code(code), value);
             assert_eq!(value.code(), code);
             assert_eq!(value.is_accepted(), accepted, "{value:?}");
-            assert!(!value.meaning().is_empty());
         }
-        assert!(
-            ReturnValue::UnknownOrUnspecified
-                .meaning()
-                .starts_with("not possible now")
-        );
-        assert_eq!(ReturnValue::from_code(7).meaning(), "reserved by DMTF");
-        assert_eq!(ReturnValue::from_code(40000).meaning(), "vendor specific");
-        assert_eq!(ReturnValue::from_code(4098).code(), 4098);
+    }
+
+    #[test]
+    fn every_return_value_reads_as_design_md_says() {
+        // The words finish "Intel AMT refused <Operation>: ...", so they are pinned here.
+        let meanings = [
+            (0, "completed with no error"),
+            (1, "not supported"),
+            (
+                2,
+                "not possible now (the transition is not allowed, a remote KVM, SOL or IDE-R \
+                 session is open, or the OS agent is not running)",
+            ),
+            (3, "could not complete within the timeout period"),
+            (4, "failed"),
+            (5, "invalid parameter"),
+            (6, "in use"),
+            (7, "reserved by DMTF"),
+            (4095, "reserved by DMTF"),
+            (4096, "job started"),
+            (4097, "invalid state transition"),
+            (4098, "use of the timeout parameter is not supported"),
+            (4099, "busy"),
+            (4100, "reserved for the method"),
+            (32767, "reserved for the method"),
+            (32768, "vendor specific"),
+            (40000, "vendor specific"),
+            (65535, "vendor specific"),
+            (65536, "unknown value"),
+            (u32::MAX, "unknown value"),
+        ];
+        for (code, meaning) in meanings {
+            let value = ReturnValue::from_code(code);
+            assert_eq!(value.meaning(), meaning, "code {code}");
+            assert_eq!(value.to_string(), format!("{meaning} ({code})"));
+        }
     }
 
     #[test]
@@ -1050,7 +1078,9 @@ mod tests {
 
     #[test]
     fn off_workstation_offers_only_power_on() {
-        let (available, a) = avail_of(8, &[2], Some("16.1.25"));
+        // The device offers everything, so only the product rule can refuse.
+        let every_value: Vec<u16> = (0..=20).collect();
+        let (available, a) = avail_of(8, &every_value, Some("16.1.25"));
         assert_eq!(available, vec![PowerOperation::PowerOn]);
         assert_eq!(
             a.reason(PowerOperation::Reset),
