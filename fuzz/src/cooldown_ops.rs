@@ -390,5 +390,7 @@ fn check_refusal(refusal: &Refusal) {
             assert_eq!(refusal.seconds_remaining(), None);
             assert_eq!(refusal.seconds_since_last_send(), None);
         }
+        // `Refusal` is non-exhaustive; a new kind needs a place in the model above first.
+        other => panic!("the harness's model knows no refusal {other:?}"),
     }
 }

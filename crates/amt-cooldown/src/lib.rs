@@ -40,11 +40,37 @@
 //! assert!(gate.begin("ws1.example.com", t0 + Duration::from_secs(20)).is_ok());
 //! ```
 //!
+//! # Specifications and deviations
+//!
+//! None: the two rules are a product rule (the console's 20-second guard), not part of a DMTF or
+//! Intel specification. How the gate applies them:
+//!
+//! - **Exact to the millisecond.** Times are compared as given, without rounding: with the
+//!   millisecond timestamps the manager uses, a send 19.999 s after the last one is refused and
+//!   one at 20.000 s allowed, and [`Refusal::CoolingDown`] carries the exact time left. Only the
+//!   whole-second helpers for messages round (the time left upwards, so never "0 s"). Stores keep
+//!   whole milliseconds ([`Timestamp::as_millis`]); a finer send time loses its sub-millisecond
+//!   part on the way through a store.
+//! - **A clock stepped back.** If `now` is earlier than the recorded send (the clock was stepped
+//!   back, or a restored time came from a clock that ran ahead), the send is taken as made at
+//!   `now`: the key waits one full period from `now`, never longer, rather than until a time the
+//!   clock may not reach again soon.
+//! - **The latest send counts.** [`Permit::mark_sent`] replaces the recorded send time, and
+//!   [`CooldownGate::restore`] keeps the later of the recorded and the restored time.
+//!
 //! # Concurrency
 //!
 //! The gate is `Clone + Send + Sync` and cheap to clone (one `Arc`). Its locks are internal and
 //! held only for a map lookup, never across a caller's code, so a caller cannot hold one across an
 //! `.await`. Permits own a handle to the gate and can move between threads and tasks.
+//!
+//! Keys are spread over the shards by std's [`RandomState`], whose keys are seeded from the
+//! operating system once per process: the one piece of randomness in the crate, and it decides
+//! only which lock a key shares (and the order of [`CooldownGate::export`]), never a verdict. A
+//! fixed hasher would make the placement predictable, so a chosen set of workstation names (an
+//! imported inventory) could put every key on one shard: every caller would queue on one mutex
+//! and every automatic prune would scan all the entries (HashDoS). The maps inside the shards are
+//! seeded the same way, as std's maps are.
 //!
 //! # Memory
 //!
@@ -109,12 +135,22 @@ impl Add<Duration> for Timestamp {
     }
 }
 
-/// Why [`CooldownGate::begin`] refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Why [`CooldownGate::begin`] refused: the error type of this crate.
+///
+/// The messages speak of "this workstation", as the product does; the key is the caller's name
+/// for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum Refusal {
     /// Another power operation for this key holds a permit.
+    #[error("another power operation on this workstation is in progress")]
     InFlight,
     /// A power-change request was sent to this key less than the period ago.
+    #[error(
+        "a power operation was sent to this workstation {} s ago; the next is allowed in {} s",
+        since_last_send.as_secs(),
+        whole_seconds_rounded_up(*remaining)
+    )]
     CoolingDown {
         /// Time since the last send.
         since_last_send: Duration,
@@ -138,31 +174,16 @@ impl Refusal {
     /// never says "0 s".
     pub fn seconds_remaining(&self) -> Option<u64> {
         match self {
-            Self::CoolingDown { remaining, .. } => {
-                Some(remaining.as_secs() + u64::from(remaining.subsec_nanos() > 0))
-            }
+            Self::CoolingDown { remaining, .. } => Some(whole_seconds_rounded_up(*remaining)),
             Self::InFlight => None,
         }
     }
 }
 
-impl fmt::Display for Refusal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (
-            self,
-            self.seconds_since_last_send(),
-            self.seconds_remaining(),
-        ) {
-            (Self::CoolingDown { .. }, Some(since), Some(remaining)) => write!(
-                f,
-                "a power operation was sent {since} s ago; the next is allowed in {remaining} s"
-            ),
-            _ => f.write_str("another power operation is in progress"),
-        }
-    }
+/// Rounded up, so that a wait of a few milliseconds never reads "0 s".
+fn whole_seconds_rounded_up(duration: Duration) -> u64 {
+    duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
 }
-
-impl std::error::Error for Refusal {}
 
 #[derive(Debug, Clone, Copy, Default)]
 struct Slot {
@@ -594,13 +615,18 @@ mod tests {
         assert_eq!(refusal.seconds_remaining(), Some(17));
         assert_eq!(
             refusal.to_string(),
-            "a power operation was sent 3 s ago; the next is allowed in 17 s"
+            "a power operation was sent to this workstation 3 s ago; the next is allowed in 17 s"
         );
         let tiny = Refusal::CoolingDown {
             since_last_send: DEFAULT_PERIOD,
             remaining: Duration::from_nanos(1),
         };
         assert_eq!(tiny.seconds_remaining(), Some(1));
+        assert!(tiny.to_string().ends_with("the next is allowed in 1 s"));
         assert_eq!(Refusal::InFlight.seconds_remaining(), None);
+        assert_eq!(
+            Refusal::InFlight.to_string(),
+            "another power operation on this workstation is in progress"
+        );
     }
 }

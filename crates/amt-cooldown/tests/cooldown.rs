@@ -52,64 +52,91 @@ enum Step {
     Prune,
 }
 
+const KEYS: usize = 4;
+const PERIOD_MS: u64 = 20_000;
+
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
         (0u64..25_000).prop_map(Step::Advance),
-        (0u8..4).prop_map(Step::Begin),
-        (0u8..4).prop_map(Step::MarkSent),
-        (0u8..4).prop_map(Step::Finish),
+        // Steps that land on either side of a cooldown's end.
+        proptest::sample::select(vec![1, 19_999, 20_000]).prop_map(Step::Advance),
+        (0u8..KEYS as u8).prop_map(Step::Begin),
+        (0u8..KEYS as u8).prop_map(Step::MarkSent),
+        (0u8..KEYS as u8).prop_map(Step::Finish),
         Just(Step::Prune),
     ]
 }
 
 proptest! {
-    /// Whatever the schedule, the gate never lets two sends to one key happen less than the
-    /// period apart, never hands out two permits for one key, and agrees with a simple model.
+    /// Whatever the schedule, with the clock moving forward: the gate never has two permits for
+    /// one key out at once, and no two sends from different permits for one key happen less than
+    /// the period apart. Both are checked on what the gate actually handed out and what was sent
+    /// through its permits. A permit may be marked sent more than once (the latest send counts);
+    /// the gate answers each `begin` exactly as a small model of the rules says, so it also never
+    /// refuses what it should allow.
     #[test]
     fn random_schedules_respect_both_rules(steps in proptest::collection::vec(step(), 1..200)) {
         let gate = CooldownGate::new();
         let mut now = 0u64;
-        let mut permits: Vec<Option<Permit<u8>>> = (0..4).map(|_| None).collect();
-        let mut sends: Vec<Vec<u64>> = vec![Vec::new(); 4];
+        let mut next_permit = 0usize;
+        // Every permit the gate handed out and that is still held, per key, with its number.
+        let mut held: Vec<Vec<(usize, Permit<u8>)>> = (0..KEYS).map(|_| Vec::new()).collect();
+        // Every send made through a permit: (permit number, time).
+        let mut sends: Vec<Vec<(usize, u64)>> = vec![Vec::new(); KEYS];
         for step in steps {
             let t = Timestamp::from_millis(now);
             match step {
                 Step::Advance(ms) => now += ms,
                 Step::Begin(k) => {
                     let i = usize::from(k);
-                    let last = sends[i].last().copied();
-                    let outcome = gate.begin(k, t);
-                    match (&permits[i], last) {
-                        (Some(_), _) => prop_assert_eq!(outcome.unwrap_err(), Refusal::InFlight),
-                        (None, Some(sent)) if now - sent < 20_000 => {
-                            prop_assert_eq!(
-                                outcome.unwrap_err(),
-                                Refusal::CoolingDown {
-                                    since_last_send: Duration::from_millis(now - sent),
-                                    remaining: Duration::from_millis(20_000 - (now - sent)),
-                                }
-                            );
+                    let model = if !held[i].is_empty() {
+                        Err(Refusal::InFlight)
+                    } else {
+                        match sends[i].last() {
+                            Some(&(_, sent)) if now - sent < PERIOD_MS => Err(Refusal::CoolingDown {
+                                since_last_send: Duration::from_millis(now - sent),
+                                remaining: Duration::from_millis(PERIOD_MS - (now - sent)),
+                            }),
+                            _ => Ok(()),
                         }
-                        (None, _) => permits[i] = Some(outcome.expect("model says free")),
+                    };
+                    match gate.begin(k, t) {
+                        Ok(permit) => {
+                            held[i].push((next_permit, permit));
+                            next_permit += 1;
+                            prop_assert!(held[i].len() <= 1, "two permits in flight for key {}", k);
+                            prop_assert_eq!(model, Ok(()), "the gate allowed what the rules refuse");
+                        }
+                        Err(refusal) => prop_assert_eq!(Err(refusal), model),
                     }
                 }
                 Step::MarkSent(k) => {
                     let i = usize::from(k);
-                    if let Some(permit) = permits[i].as_mut()
-                        && permit.sent_at().is_none()
-                    {
+                    if let Some((number, permit)) = held[i].last_mut() {
                         permit.mark_sent(t);
-                        sends[i].push(now);
+                        prop_assert_eq!(permit.sent_at(), Some(t));
+                        sends[i].push((*number, now));
                     }
                 }
-                Step::Finish(k) => permits[usize::from(k)] = None,
-                Step::Prune => { gate.prune(t); }
+                Step::Finish(k) => {
+                    held[usize::from(k)].pop();
+                }
+                Step::Prune => {
+                    gate.prune(t);
+                }
             }
         }
         for key_sends in &sends {
-            for pair in key_sends.windows(2) {
-                prop_assert!(pair[1] - pair[0] >= DEFAULT_PERIOD.as_millis() as u64);
+            for (n, &(permit_a, at_a)) in key_sends.iter().enumerate() {
+                for &(permit_b, at_b) in &key_sends[n + 1..] {
+                    prop_assert!(
+                        permit_a == permit_b || at_b - at_a >= PERIOD_MS,
+                        "permit {} sent at {} ms and permit {} at {} ms",
+                        permit_a, at_a, permit_b, at_b
+                    );
+                }
             }
         }
+        prop_assert_eq!(DEFAULT_PERIOD, Duration::from_millis(PERIOD_MS));
     }
 }
