@@ -4,6 +4,8 @@ use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::time::Duration;
 
+use subtle::ConstantTimeEq;
+
 use crate::algorithm::{Algorithm, Qop, QopOffer};
 use crate::authorization::DigestCredentials;
 use crate::challenge::Realm;
@@ -360,7 +362,13 @@ impl Verifier {
         let known_user = if parsed.userhash() {
             user_hash(algorithm, credentials.username(), realm).matches(parsed.username())
         } else {
-            parsed.username() == credentials.username()
+            // Constant time, so that response timing does not spell out the user name.
+            bool::from(
+                parsed
+                    .username()
+                    .as_bytes()
+                    .ct_eq(credentials.username().as_bytes()),
+            )
         };
         if !known_user {
             return Err(Rejection::UnknownUser);
