@@ -157,6 +157,8 @@ pub struct Challenge {
     opaque: Option<String>,
     domain: Option<String>,
     algorithm: Algorithm,
+    /// Whether the challenge had an `algorithm` parameter; the answer then names it too.
+    algorithm_named: bool,
     qop: Option<QopOffer>,
     stale: bool,
     userhash: bool,
@@ -239,6 +241,7 @@ impl Challenge {
         };
         let realm = Realm(realm.ok_or_else(|| missing("realm"))?.to_owned());
         let nonce = Nonce(nonce.ok_or_else(|| missing("nonce"))?.to_owned());
+        let algorithm_named = algorithm.is_some();
         let algorithm = algorithm.map_or(Ok(Algorithm::Md5), str::parse)?;
         let qop = match qop {
             Some(offered) => {
@@ -260,6 +263,7 @@ impl Challenge {
             opaque: opaque.map(str::to_owned),
             domain: domain.map(str::to_owned),
             algorithm,
+            algorithm_named,
             qop,
             stale: is_true(stale),
             userhash: is_true(userhash),
@@ -315,7 +319,9 @@ impl Challenge {
     /// The fields come in a fixed order: `username` (or `username*` for names that cannot be
     /// quoted, or the hash with `userhash=true`), `realm`, `uri`, `nonce`, `algorithm`, `nc`,
     /// `cnonce`, `qop`, `response`, `opaque`; `username`, `realm`, `uri`, `nonce`, `cnonce`,
-    /// `response` and `opaque` quoted, `algorithm`, `nc` and `qop` not.
+    /// `response` and `opaque` quoted, `algorithm`, `nc` and `qop` not. `nc`, `cnonce` and
+    /// `qop` appear only when the challenge offers a qop; `algorithm` then too, and without
+    /// qop (the RFC 2069 form) whenever the challenge named an algorithm.
     pub fn answer(
         &self,
         credentials: &Credentials<'_>,
@@ -369,8 +375,12 @@ impl Challenge {
         push_quoted(&mut out, "realm", realm);
         push_quoted(&mut out, "uri", request.uri());
         push_quoted(&mut out, "nonce", self.nonce.as_str());
-        if let Some(offer) = self.qop {
+        // Without qop the answer names the algorithm only when the challenge did: a server
+        // reads a missing one as MD5, so an unnamed SHA-256 would be checked with the wrong hash.
+        if self.qop.is_some() || self.algorithm_named {
             push_token(&mut out, "algorithm", self.algorithm.as_str());
+        }
+        if let Some(offer) = self.qop {
             push_token(&mut out, "nc", &nc_text);
             push_quoted(&mut out, "cnonce", cnonce);
             push_token(&mut out, "qop", offer.preferred().as_str());
@@ -497,6 +507,31 @@ mod tests {
             answer,
             r#"Digest username="Mufasa", realm="testrealm@host.com", uri="/dir/index.html", nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", algorithm=MD5, nc=00000001, cnonce="0a4f113b", qop=auth, response="6629fae49393a05397450978507c4ef1", opaque="5ccc069c403ebaf9f0171e9517f40e41""#
         );
+    }
+
+    #[test]
+    fn names_the_algorithm_without_qop_when_the_challenge_did() {
+        let password = SecretString::from("pw");
+        let credentials = Credentials::new("admin", &password);
+        let request = Request::new("GET", "/");
+        let answer = |header: &str| {
+            header
+                .parse::<Challenge>()
+                .unwrap()
+                .answer(&credentials, &request, NonceCount::FIRST, "unused")
+                .unwrap()
+        };
+        let sha = answer(r#"Digest realm="r", nonce="n", algorithm=SHA-256"#);
+        assert!(
+            sha.contains(r#"nonce="n", algorithm=SHA-256, response=""#),
+            "{sha}"
+        );
+        assert!(!sha.contains("nc=") && !sha.contains("cnonce") && !sha.contains("qop"));
+        let md5 = answer(r#"Digest realm="r", nonce="n", algorithm=md5"#);
+        assert!(md5.contains(", algorithm=MD5, "), "{md5}");
+        // AMT's form names none, and neither does the answer.
+        let amt = answer(r#"Digest realm="r", nonce="n""#);
+        assert!(!amt.contains("algorithm"), "{amt}");
     }
 
     #[test]

@@ -10,6 +10,10 @@
 //! - `auth-int`: `http-auth` hashes the raw body into `A2`; RFC 7616 3.4.3 (and this crate)
 //!   hash `H(body)`. Hand `http-auth` the hex `H(body)` as its body to compare.
 //! - An empty `opaque=""` is echoed here; `http-auth` drops it.
+//! - Without `qop` (the RFC 2069 form) the answer names the algorithm here whenever the
+//!   challenge named one; `http-auth` leaves `algorithm` out, so a server reads its answer to
+//!   an `algorithm=SHA-256` challenge as MD5 and refuses it. Take the field out of this
+//!   crate's answer before comparing.
 //! - A `-sess` algorithm without `qop` is refused here (it would need a cnonce, which RFC 2617
 //!   forbids without qop); `http-auth` answers it.
 //! - Algorithm names and `stale`/`userhash` flags are read without regard to case here; a
