@@ -71,7 +71,11 @@
 //! - A `-sess` algorithm without `qop` is refused: it needs a cnonce, which RFC 2617 forbids
 //!   without qop.
 //! - `stale=true` after a fresh nonce is treated as a refusal of the credentials, so that a
-//!   device cannot keep a client retrying into Intel AMT's login lockout.
+//!   device cannot keep a client retrying into Intel AMT's login lockout; the verdict
+//!   ([`Unauthorized::CredentialsRejected`]) still says whether the device claimed `stale`.
+//! - A nonce used 2^32 times is dropped, and the device offering it again is
+//!   [`Error::NonceExhausted`]: restarting at `nc=1` would be a replay to the device, and its
+//!   refusal of that fresh try would read as a wrong password.
 //! - Not implemented: `Authentication-Info` / `nextnonce` (AMT sends none), the `domain`
 //!   protection space (read, not enforced), and `auth-conf`.
 //!
