@@ -9,8 +9,8 @@ use crate::request::{
     Credentials, DigestInputs, NonceCount, QopFields, Request, request_digest, user_hash,
 };
 use crate::syntax::{
-    Element, can_quote, parse_elements, pick_params, push_ext_value, push_quoted, push_token,
-    scheme_list,
+    Element, can_quote, parse_challenge_elements, parse_elements, pick_params, push_ext_value,
+    push_quoted, push_token, scheme_list,
 };
 
 /// A protection space name (`realm`). Intel AMT's is `Digest:` and 32 upper-case hex digits,
@@ -138,7 +138,10 @@ impl AuthChallenge {
 
 /// Parses one `WWW-Authenticate` value into all the challenges it holds, of every scheme.
 ///
-/// Most callers want [`Challenge::from_headers`], which picks the Digest challenge to answer.
+/// Strict: one broken challenge, or one control or non-ASCII byte anywhere, fails the whole
+/// value, since the result claims to be all of it. Most callers want
+/// [`Challenge::from_headers`], which picks the Digest challenge to answer and skips broken
+/// challenges one by one.
 pub fn parse_challenges(header_value: &str) -> Result<Vec<AuthChallenge>, Error> {
     Ok(parse_elements(header_value)?
         .into_iter()
@@ -168,31 +171,38 @@ impl Challenge {
     /// Picks the challenge to answer from the `WWW-Authenticate` values of one response.
     ///
     /// The first Digest challenge that can be answered wins, across all values in order, as
-    /// RFC 7616 3.7 asks. Other schemes are skipped. When no Digest challenge can be answered,
-    /// the first error met is returned, or [`Error::NoDigestChallenge`] if there was none.
+    /// RFC 7616 3.7 asks. Other schemes are skipped, and so is a challenge that cannot be read
+    /// (bad syntax, a control or non-ASCII byte): each challenge is checked on its own, so
+    /// `Basic realm="Zürich", Digest …` is answered. A broken piece named like a Digest
+    /// parameter (`qop "auth"`) right after a Digest challenge breaks that challenge instead of
+    /// standing alone, so a mangled parameter is never silently dropped. When no Digest
+    /// challenge can be answered, the first error met is returned, or
+    /// [`Error::NoDigestChallenge`] if there was none.
     pub fn from_headers<'h>(values: impl IntoIterator<Item = &'h str>) -> Result<Self, Error> {
         let mut first_error = None;
         let mut schemes = Vec::new();
         let mut any_value = false;
         for value in values {
             any_value = true;
-            match parse_elements(value) {
-                Ok(elements) => {
-                    for element in &elements {
-                        if element.is_digest() {
-                            match Self::from_element(element) {
-                                Ok(challenge) => return Ok(challenge),
-                                Err(error) => {
-                                    first_error.get_or_insert(error);
-                                }
-                            }
-                        } else {
-                            schemes.push(element.scheme.clone());
-                        }
-                    }
-                }
+            let pieces = match parse_challenge_elements(value) {
+                Ok(pieces) => pieces,
                 Err(error) => {
                     first_error.get_or_insert(error);
+                    continue;
+                }
+            };
+            for piece in pieces {
+                match piece {
+                    Ok(element) if element.is_digest() => match Self::from_element(&element) {
+                        Ok(challenge) => return Ok(challenge),
+                        Err(error) => {
+                            first_error.get_or_insert(error);
+                        }
+                    },
+                    Ok(element) => schemes.push(element.scheme),
+                    Err(broken) => {
+                        first_error.get_or_insert(broken.error);
+                    }
                 }
             }
         }

@@ -67,6 +67,11 @@
 //!   case, `nc` with fewer than 8 hex digits (MeshCentral sends `nc=1` and AMT accepts it).
 //! - Rejected strictly: header values over [`MAX_HEADER_LEN`] bytes, control characters and
 //!   non-ASCII bytes (RFC 7230 `obs-text` is not accepted), and repeated Digest parameters.
+//!   In a `WWW-Authenticate` value each challenge is checked on its own: a broken challenge,
+//!   or one with such a byte, is skipped, and a good Digest challenge before or after it is
+//!   still answered ([`Challenge::from_headers`]). A broken piece named like a Digest parameter
+//!   right after a Digest challenge (`qop "auth"`) breaks that challenge rather than being
+//!   dropped. [`parse_challenges`] and `Authorization` values stay strict as a whole.
 //! - `auth` is chosen whenever offered; `auth-int` only when it is the only choice.
 //! - A `-sess` algorithm without `qop` is refused: it needs a cnonce, which RFC 2617 forbids
 //!   without qop.

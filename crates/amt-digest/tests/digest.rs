@@ -907,7 +907,7 @@ fn amt_challenge_forms_are_all_answerable() {
         assert!(answer.starts_with("Digest username=\"admin\""), "{answer}");
         count += 1;
     }
-    assert!(count >= 13);
+    assert_eq!(count, 13, "every line of amt-challenges.txt is checked");
 }
 
 #[test]
@@ -958,6 +958,67 @@ fn amt_challenge_details() {
             .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/'),
         "{nonce}"
     );
+}
+
+/// One bad challenge, of another scheme or broken, must not make a good Digest challenge in the
+/// same value unanswerable, before it or after it; with no good Digest challenge left, the value
+/// is still an error.
+#[test]
+fn one_bad_challenge_does_not_hide_a_digest_one() {
+    let digest = r#"Digest realm="Digest:2517B2332AFD88353D5F5FD352697901", nonce="Yy3m0RYAAAAAAAAAk4bo6tCQ+jE9xJh/",stale="false",qop="auth-int, auth""#;
+    let bad = [
+        "Basic realm=\"Z\u{fc}rich\"",
+        "Basic realm=\"tab\tand\u{1}control\"",
+        r#"Negotiate "not a token68""#,
+        r#"Bearer realm="a"error="b""#,
+        "NTLM \u{e9}",
+        r#"Kerberos x=y=z"#,
+    ];
+    let password = SecretString::from("P@ssw0rd");
+    let credentials = Credentials::new("admin", &password);
+    let request = Request::wsman(b"<s:Envelope/>");
+    let expected: Challenge = digest.parse().unwrap();
+    for other in bad {
+        for header in [format!("{other}, {digest}"), format!("{digest}, {other}")] {
+            let challenge: Challenge = header
+                .parse()
+                .unwrap_or_else(|error| panic!("{header:?}: {error}"));
+            assert_eq!(challenge, expected, "{header:?}");
+            let mut session = DigestSession::new();
+            assert_eq!(
+                session.on_unauthorized(None, [header.as_str()]),
+                Ok(Unauthorized::Challenged)
+            );
+            let answer = session
+                .authorize_with_cnonce(&credentials, &request, "c")
+                .unwrap()
+                .unwrap();
+            let direct = expected
+                .answer(&credentials, &request, NonceCount::FIRST, "c")
+                .unwrap();
+            assert_eq!(answer.as_str(), direct);
+            let report = fuzzing::www_authenticate(&header);
+            check_report_consistency(&report);
+            // The generic reading stays strict: it claims to be the whole value.
+            assert!(parse_challenges(&header).is_err(), "{header:?}");
+        }
+        // Alone, the bad challenge is still an error, and so is a broken Digest challenge.
+        assert!(other.parse::<Challenge>().is_err(), "{other:?}");
+    }
+    let broken_digest = "Digest realm=\"\u{e9}\", nonce=\"n\"";
+    assert!(matches!(
+        Challenge::from_headers([broken_digest, r#"Basic realm="x""#]),
+        Err(Error::InvalidByte { byte: 0xc3, .. })
+    ));
+    // A broken Digest challenge is skipped like an unanswerable one when a good one follows.
+    let picked: Challenge = format!("{broken_digest}, {digest}").parse().unwrap();
+    assert_eq!(picked, expected);
+    // A mangled qop breaks its challenge instead of leaving an answer without qop.
+    let mangled = r#"Digest realm="r", nonce="n", qop "auth", Basic realm="b""#;
+    assert!(matches!(
+        mangled.parse::<Challenge>(),
+        Err(Error::Syntax { .. })
+    ));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1029,7 +1090,7 @@ fn hostile_challenges_are_refused_without_panic() {
     let cases = hostile_challenges();
     assert!(cases.len() >= 100, "only {} hostile strings", cases.len());
     for (input, kind) in &cases {
-        let shown = &input[..input.len().min(80)];
+        let shown: String = input.chars().take(80).collect();
         let single = input.parse::<Challenge>();
         assert!(single.is_err(), "{kind}: {shown:?} was answerable");
         let several = Challenge::from_headers([input.as_str(), r#"Basic realm="x""#]);
