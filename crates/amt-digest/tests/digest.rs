@@ -185,7 +185,11 @@ fn rfc_2069_example_response_is_computed_from_its_inputs() {
     assert_eq!(computed, vector.get("response"));
     let printed = vector.get("printed-response");
     assert_ne!(computed, printed, "the RFC's printed value is erratum 749");
-    assert!(vector.get("rfc").contains(&format!("response=\"{printed}\"")));
+    assert!(
+        vector
+            .get("rfc")
+            .contains(&format!("response=\"{printed}\""))
+    );
     // No qop, no algorithm named: the answer is the RFC 2069 form, no nc, cnonce or algorithm.
     let ours = vector.get("ours");
     for field in ["nc=", "cnonce=", "qop=", "algorithm="] {
@@ -634,6 +638,45 @@ proptest! {
                 Err(Rejection::WrongResponse)
             );
         }
+    }
+
+    /// Nonces of any printable text (quotes and backslashes included) survive the trip from
+    /// the device's challenge through the client's answer back to the device.
+    #[test]
+    fn nonces_of_any_printable_text_round_trip(
+        nonce in printable_non_empty(64),
+        username in user_name(),
+        password in password(),
+        offer in proptest::sample::select(vec![QopOffer::AUTH, QopOffer::AUTH_INT, QopOffer::AUTH_INT_AND_AUTH]),
+        seed in any::<u8>(),
+    ) {
+        let mut config = amt_config();
+        config.qop = offer;
+        let mut device = Verifier::new(config);
+        let now = Duration::from_secs(5);
+        let nonce = amt_digest::Nonce::new(nonce).unwrap();
+        let challenge = device.challenge_with_nonce_for_tests(&nonce, now);
+        let mut session = DigestSession::new();
+        prop_assert_eq!(session.on_unauthorized(None, [challenge.as_str()]), Ok(Unauthorized::Challenged));
+        prop_assert_eq!(session.challenge().map(Challenge::nonce), Some(&nonce));
+
+        let secret = SecretString::from(password);
+        let credentials = Credentials::new(&username, &secret);
+        let request = Request::wsman(b"<s:Envelope/>");
+        let mut rng = counter_rng(seed);
+        let authorization = session.authorize(&credentials, &request, &mut rng).unwrap().unwrap();
+        let parsed: DigestCredentials = authorization.as_str().parse().unwrap();
+        prop_assert_eq!(parsed.nonce(), nonce.as_str());
+        prop_assert_eq!(
+            device.verify(authorization.as_str(), &request, &credentials, now),
+            Ok(Verified { qop: offer.preferred(), nonce_count: NonceCount::FIRST })
+        );
+        let wrong = SecretString::from(format!("{}x", secret_text(&secret)));
+        let refused = session.authorize(&Credentials::new(&username, &wrong), &request, &mut rng).unwrap().unwrap();
+        prop_assert_eq!(
+            device.verify(refused.as_str(), &request, &credentials, now),
+            Err(Rejection::WrongResponse)
+        );
     }
 
     #[test]
