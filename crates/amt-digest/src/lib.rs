@@ -6,7 +6,8 @@
 //! ([`Verifier`]) for the simulator. Nothing here does I/O, reads a clock or draws random
 //! numbers: time and random bytes are arguments. Passwords stay in [`secrecy::SecretString`]
 //! and no `Debug` or `Display` of this crate prints one, nor the response hash of an
-//! [`Authorization`] or [`DigestCredentials`].
+//! [`Authorization`] or [`DigestCredentials`]. The verifier compares response hashes and user
+//! names in constant time.
 //!
 //! # Example: answer an Intel AMT challenge
 //!
@@ -54,7 +55,9 @@
 //! - RFC 7616 (HTTP Digest): algorithms MD5, SHA-256, SHA-512-256 and their `-sess` variants;
 //!   qop `auth` and `auth-int`; `userhash`; `username*` (RFC 5987 / RFC 8187 ext-value) for user
 //!   names that cannot be quoted; `stale`; `opaque`.
-//! - RFC 2617: the form without `qop` (RFC 2069 compatibility, section 3.2.2.1).
+//! - RFC 2617: the form without `qop` (RFC 2069 compatibility, section 3.2.2.1). Its answer
+//!   names `algorithm` whenever the challenge named one (a server that finds none assumes
+//!   MD5), and otherwise leaves it out, as RFC 2069 clients do.
 //! - RFC 7235 section 4.1 and RFC 7230 section 7: challenge lists, several challenges per
 //!   header and across headers, quoted strings with escapes, case-insensitive scheme and
 //!   parameter names, empty list elements, token68.
@@ -75,6 +78,9 @@
 //! - `auth` is chosen whenever offered; `auth-int` only when it is the only choice.
 //! - A `-sess` algorithm without `qop` is refused: it needs a cnonce, which RFC 2617 forbids
 //!   without qop.
+//! - The [`Verifier`] always offers `qop` and refuses answers without it
+//!   ([`Rejection::QopNotOffered`]): the form without qop has no nonce count, so no replay
+//!   protection.
 //! - `stale=true` after a fresh nonce is treated as a refusal of the credentials, so that a
 //!   device cannot keep a client retrying into Intel AMT's login lockout; the verdict
 //!   ([`Unauthorized::CredentialsRejected`]) still says whether the device claimed `stale`.
