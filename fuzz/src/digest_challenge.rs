@@ -11,6 +11,9 @@
 //! - `auth-int`: `http-auth` hashes the raw body where RFC 7616 has `H(body)`, so it is handed
 //!   the hex `H(body)` as its body;
 //! - an empty `opaque=""` is echoed by `amt-digest` and dropped by `http-auth`;
+//! - without `qop`, `amt-digest` names the algorithm in its answer when the challenge named
+//!   one, and `http-auth` leaves it out (so a server would check its SHA-256 answer as MD5):
+//!   the harness takes the field out of `amt-digest`'s answer after checking it is there;
 //! - `amt-digest` refuses a `-sess` algorithm without `qop`, a repeated `stale` or `algorithm`
 //!   (where `http-auth` keeps the last), and rejects control and non-ASCII bytes and values over
 //!   [`MAX_HEADER_LEN`] (so such inputs are not compared);
@@ -125,6 +128,11 @@ pub fn run(data: &[u8]) {
                 } else {
                     ours.clone()
                 };
+                let ours = if challenge.qop().is_none() && param(their, "algorithm").is_some() {
+                    without_rfc2069_algorithm(&ours, challenge, input)
+                } else {
+                    ours
+                };
                 assert_eq!(ours, theirs, "answers differ for {input:?}");
             }
             (Err(error), Ok(client)) => assert!(
@@ -194,6 +202,27 @@ fn spaced_qop(their: &http_auth::ChallengeRef<'_>) -> bool {
             .split(',')
             .any(|token| token.trim().contains([' ', '\t']))
     })
+}
+
+/// Takes the `algorithm` that amt-digest names in an answer without qop out of it, for the
+/// comparison with http-auth, which leaves it out (see the module docs); panics if it is not
+/// right after the nonce, where amt-digest writes it.
+fn without_rfc2069_algorithm(ours: &str, challenge: &Challenge, input: &str) -> String {
+    // `, nonce="` occurs once: inside a quoted value every `"` is escaped.
+    let mut nonce = String::from(", nonce=\"");
+    for c in challenge.nonce().as_str().chars() {
+        if c == '"' || c == '\\' {
+            nonce.push('\\');
+        }
+        nonce.push(c);
+    }
+    nonce.push('"');
+    let named = format!("{nonce}, algorithm={}, response=\"", challenge.algorithm());
+    assert!(
+        ours.contains(&named),
+        "amt-digest does not name the challenge's algorithm without qop: {ours}; {input:?}"
+    );
+    ours.replacen(&named, &format!("{nonce}, response=\""), 1)
 }
 
 /// The hex `H(BODY)` under `algorithm`, what RFC 7616 puts into `A2` for `auth-int`.

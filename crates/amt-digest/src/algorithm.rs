@@ -6,6 +6,7 @@ use std::str::FromStr;
 use md5::Md5;
 use secrecy::zeroize::Zeroize;
 use sha2::{Digest, Sha256, Sha512_256};
+use subtle::ConstantTimeEq;
 
 use crate::error::{Error, clip};
 
@@ -129,19 +130,24 @@ impl HexHash {
         std::str::from_utf8(self.as_bytes()).unwrap_or_default()
     }
 
-    /// Compares with a hex string received from the peer without an early exit, so the time
-    /// taken does not tell how many leading characters were right; hex case is ignored.
+    /// Compares with a hex string received from the peer in constant time, so the time taken
+    /// does not tell how many leading characters were right; hex case is ignored.
+    ///
+    /// Only the length, which is public (it follows from the algorithm), ends it early.
+    /// `subtle` keeps the compiler from turning the comparison back into an early exit.
     pub(crate) fn matches(&self, received: &str) -> bool {
         let ours = self.as_bytes();
         let theirs = received.as_bytes();
         if ours.len() != theirs.len() {
             return false;
         }
-        let difference = ours
-            .iter()
-            .zip(theirs)
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b.to_ascii_lowercase()));
-        difference == 0
+        let mut lowered = [0u8; 64];
+        for (slot, byte) in lowered.iter_mut().zip(theirs) {
+            // Branch-free case folding: `to_ascii_lowercase` sets bit 5 of upper-case letters.
+            *slot = byte.to_ascii_lowercase();
+        }
+        let lowered = lowered.get(..theirs.len()).unwrap_or_default();
+        ours.ct_eq(lowered).into()
     }
 }
 

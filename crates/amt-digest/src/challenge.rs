@@ -9,8 +9,8 @@ use crate::request::{
     Credentials, DigestInputs, NonceCount, QopFields, Request, request_digest, user_hash,
 };
 use crate::syntax::{
-    Element, can_quote, parse_elements, pick_params, push_ext_value, push_quoted, push_token,
-    scheme_list,
+    Element, can_quote, parse_challenge_elements, parse_elements, pick_params, push_ext_value,
+    push_quoted, push_token, scheme_list,
 };
 
 /// A protection space name (`realm`). Intel AMT's is `Digest:` and 32 upper-case hex digits,
@@ -138,7 +138,10 @@ impl AuthChallenge {
 
 /// Parses one `WWW-Authenticate` value into all the challenges it holds, of every scheme.
 ///
-/// Most callers want [`Challenge::from_headers`], which picks the Digest challenge to answer.
+/// Strict: one broken challenge, or one control or non-ASCII byte anywhere, fails the whole
+/// value, since the result claims to be all of it. Most callers want
+/// [`Challenge::from_headers`], which picks the Digest challenge to answer and skips broken
+/// challenges one by one.
 pub fn parse_challenges(header_value: &str) -> Result<Vec<AuthChallenge>, Error> {
     Ok(parse_elements(header_value)?
         .into_iter()
@@ -157,6 +160,8 @@ pub struct Challenge {
     opaque: Option<String>,
     domain: Option<String>,
     algorithm: Algorithm,
+    /// Whether the challenge had an `algorithm` parameter; the answer then names it too.
+    algorithm_named: bool,
     qop: Option<QopOffer>,
     stale: bool,
     userhash: bool,
@@ -166,31 +171,38 @@ impl Challenge {
     /// Picks the challenge to answer from the `WWW-Authenticate` values of one response.
     ///
     /// The first Digest challenge that can be answered wins, across all values in order, as
-    /// RFC 7616 3.7 asks. Other schemes are skipped. When no Digest challenge can be answered,
-    /// the first error met is returned, or [`Error::NoDigestChallenge`] if there was none.
+    /// RFC 7616 3.7 asks. Other schemes are skipped, and so is a challenge that cannot be read
+    /// (bad syntax, a control or non-ASCII byte): each challenge is checked on its own, so
+    /// `Basic realm="Zürich", Digest …` is answered. A broken piece named like a Digest
+    /// parameter (`qop "auth"`) right after a Digest challenge breaks that challenge instead of
+    /// standing alone, so a mangled parameter is never silently dropped. When no Digest
+    /// challenge can be answered, the first error met is returned, or
+    /// [`Error::NoDigestChallenge`] if there was none.
     pub fn from_headers<'h>(values: impl IntoIterator<Item = &'h str>) -> Result<Self, Error> {
         let mut first_error = None;
         let mut schemes = Vec::new();
         let mut any_value = false;
         for value in values {
             any_value = true;
-            match parse_elements(value) {
-                Ok(elements) => {
-                    for element in &elements {
-                        if element.is_digest() {
-                            match Self::from_element(element) {
-                                Ok(challenge) => return Ok(challenge),
-                                Err(error) => {
-                                    first_error.get_or_insert(error);
-                                }
-                            }
-                        } else {
-                            schemes.push(element.scheme.clone());
-                        }
-                    }
-                }
+            let pieces = match parse_challenge_elements(value) {
+                Ok(pieces) => pieces,
                 Err(error) => {
                     first_error.get_or_insert(error);
+                    continue;
+                }
+            };
+            for piece in pieces {
+                match piece {
+                    Ok(element) if element.is_digest() => match Self::from_element(&element) {
+                        Ok(challenge) => return Ok(challenge),
+                        Err(error) => {
+                            first_error.get_or_insert(error);
+                        }
+                    },
+                    Ok(element) => schemes.push(element.scheme),
+                    Err(broken) => {
+                        first_error.get_or_insert(broken.error);
+                    }
                 }
             }
         }
@@ -239,6 +251,7 @@ impl Challenge {
         };
         let realm = Realm(realm.ok_or_else(|| missing("realm"))?.to_owned());
         let nonce = Nonce(nonce.ok_or_else(|| missing("nonce"))?.to_owned());
+        let algorithm_named = algorithm.is_some();
         let algorithm = algorithm.map_or(Ok(Algorithm::Md5), str::parse)?;
         let qop = match qop {
             Some(offered) => {
@@ -260,6 +273,7 @@ impl Challenge {
             opaque: opaque.map(str::to_owned),
             domain: domain.map(str::to_owned),
             algorithm,
+            algorithm_named,
             qop,
             stale: is_true(stale),
             userhash: is_true(userhash),
@@ -315,7 +329,9 @@ impl Challenge {
     /// The fields come in a fixed order: `username` (or `username*` for names that cannot be
     /// quoted, or the hash with `userhash=true`), `realm`, `uri`, `nonce`, `algorithm`, `nc`,
     /// `cnonce`, `qop`, `response`, `opaque`; `username`, `realm`, `uri`, `nonce`, `cnonce`,
-    /// `response` and `opaque` quoted, `algorithm`, `nc` and `qop` not.
+    /// `response` and `opaque` quoted, `algorithm`, `nc` and `qop` not. `nc`, `cnonce` and
+    /// `qop` appear only when the challenge offers a qop; `algorithm` then too, and without
+    /// qop (the RFC 2069 form) whenever the challenge named an algorithm.
     pub fn answer(
         &self,
         credentials: &Credentials<'_>,
@@ -369,8 +385,12 @@ impl Challenge {
         push_quoted(&mut out, "realm", realm);
         push_quoted(&mut out, "uri", request.uri());
         push_quoted(&mut out, "nonce", self.nonce.as_str());
-        if let Some(offer) = self.qop {
+        // Without qop the answer names the algorithm only when the challenge did: a server
+        // reads a missing one as MD5, so an unnamed SHA-256 would be checked with the wrong hash.
+        if self.qop.is_some() || self.algorithm_named {
             push_token(&mut out, "algorithm", self.algorithm.as_str());
+        }
+        if let Some(offer) = self.qop {
             push_token(&mut out, "nc", &nc_text);
             push_quoted(&mut out, "cnonce", cnonce);
             push_token(&mut out, "qop", offer.preferred().as_str());
@@ -497,6 +517,31 @@ mod tests {
             answer,
             r#"Digest username="Mufasa", realm="testrealm@host.com", uri="/dir/index.html", nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", algorithm=MD5, nc=00000001, cnonce="0a4f113b", qop=auth, response="6629fae49393a05397450978507c4ef1", opaque="5ccc069c403ebaf9f0171e9517f40e41""#
         );
+    }
+
+    #[test]
+    fn names_the_algorithm_without_qop_when_the_challenge_did() {
+        let password = SecretString::from("pw");
+        let credentials = Credentials::new("admin", &password);
+        let request = Request::new("GET", "/");
+        let answer = |header: &str| {
+            header
+                .parse::<Challenge>()
+                .unwrap()
+                .answer(&credentials, &request, NonceCount::FIRST, "unused")
+                .unwrap()
+        };
+        let sha = answer(r#"Digest realm="r", nonce="n", algorithm=SHA-256"#);
+        assert!(
+            sha.contains(r#"nonce="n", algorithm=SHA-256, response=""#),
+            "{sha}"
+        );
+        assert!(!sha.contains("nc=") && !sha.contains("cnonce") && !sha.contains("qop"));
+        let md5 = answer(r#"Digest realm="r", nonce="n", algorithm=md5"#);
+        assert!(md5.contains(", algorithm=MD5, "), "{md5}");
+        // AMT's form names none, and neither does the answer.
+        let amt = answer(r#"Digest realm="r", nonce="n""#);
+        assert!(!amt.contains("algorithm"), "{amt}");
     }
 
     #[test]

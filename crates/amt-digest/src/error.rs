@@ -113,6 +113,14 @@ pub enum Error {
         algorithm: Algorithm,
     },
 
+    /// The device offered again a nonce whose 2^32 nonce counts this session has used up. Any
+    /// answer would repeat a count the device has seen and be refused as a replay, which would
+    /// then look like a wrong password; the device has to issue another nonce.
+    #[error(
+        "the device offered again a nonce whose nonce counts are used up (a replay if answered)"
+    )]
+    NonceExhausted,
+
     /// A value the caller supplied (method, request URI, cnonce, realm, nonce) cannot be sent.
     #[error("the {field} cannot be used in a Digest header: {reason}")]
     InvalidInput {

@@ -10,6 +10,10 @@
 //! - `auth-int`: `http-auth` hashes the raw body into `A2`; RFC 7616 3.4.3 (and this crate)
 //!   hash `H(body)`. Hand `http-auth` the hex `H(body)` as its body to compare.
 //! - An empty `opaque=""` is echoed here; `http-auth` drops it.
+//! - Without `qop` (the RFC 2069 form) the answer names the algorithm here whenever the
+//!   challenge named one; `http-auth` leaves `algorithm` out, so a server reads its answer to
+//!   an `algorithm=SHA-256` challenge as MD5 and refuses it. Take the field out of this
+//!   crate's answer before comparing.
 //! - A `-sess` algorithm without `qop` is refused here (it would need a cnonce, which RFC 2617
 //!   forbids without qop); `http-auth` answers it.
 //! - Algorithm names and `stale`/`userhash` flags are read without regard to case here; a
@@ -27,7 +31,7 @@ use crate::challenge::{AuthChallenge, Challenge, Realm, parse_challenges};
 use crate::error::Error;
 use crate::request::{Credentials, NonceCount, Request};
 use crate::session::DigestSession;
-use crate::syntax::parse_elements;
+use crate::syntax::parse_challenge_elements;
 use crate::verifier::{Rejection, Verified, Verifier, VerifierConfig};
 
 /// User name used to answer challenges and expected by the fixed verifier.
@@ -55,10 +59,13 @@ pub const NOW: Duration = Duration::from_secs(1_000);
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct ChallengeReport {
-    /// The generic RFC 7235 reading: every challenge of every scheme.
+    /// The generic RFC 7235 reading: every challenge of every scheme ([`parse_challenges`],
+    /// which fails the whole value for one broken challenge).
     pub challenges: Result<Vec<AuthChallenge>, Error>,
-    /// For each Digest challenge in order: its Digest reading and the answer to it with the
-    /// fixed inputs and nonce count 1, or why it cannot be answered.
+    /// For each Digest challenge in order, read one by one as
+    /// [`Challenge::from_headers`] does: its Digest reading and the answer to it with the fixed
+    /// inputs and nonce count 1, or why it cannot be read or answered. Broken challenges of
+    /// other schemes are left out. When `challenges` is `Ok`, these are its Digest challenges.
     pub answers: Vec<Result<(Challenge, String), Error>>,
     /// What a fresh [`DigestSession`] answers after this 401: the `Authorization` value it
     /// renders, or the error. It must equal the first `Ok` of `answers`.
@@ -71,14 +78,22 @@ pub fn www_authenticate(input: &str) -> ChallengeReport {
     let credentials = Credentials::new(USERNAME, &password);
     let request = Request::new(METHOD, URI).with_body(BODY);
     let challenges = parse_challenges(input);
-    let answers = match parse_elements(input) {
-        Ok(elements) => elements
+    let answers = match parse_challenge_elements(input) {
+        Ok(pieces) => pieces
             .into_iter()
-            .filter(|element| element.is_digest())
-            .map(|element| {
-                let challenge = Challenge::from_element(&element)?;
-                let answer = challenge.answer(&credentials, &request, NonceCount::FIRST, CNONCE)?;
-                Ok((challenge, answer))
+            .filter_map(|piece| match piece {
+                Ok(element) if element.is_digest() => {
+                    Some(Challenge::from_element(&element).and_then(|challenge| {
+                        let answer =
+                            challenge.answer(&credentials, &request, NonceCount::FIRST, CNONCE)?;
+                        Ok((challenge, answer))
+                    }))
+                }
+                Ok(_) => None,
+                Err(broken) if broken.scheme.eq_ignore_ascii_case("Digest") => {
+                    Some(Err(broken.error))
+                }
+                Err(_) => None,
             })
             .collect(),
         Err(_) => Vec::new(),
@@ -139,7 +154,11 @@ mod tests {
     #[test]
     fn garbage_is_reported_not_panicked_on() {
         let report = www_authenticate("Digest realm=\"");
-        assert!(report.challenges.is_err() && report.answers.is_empty() && report.session.is_err());
+        assert!(report.challenges.is_err() && report.session.is_err());
+        assert!(matches!(
+            report.answers.as_slice(),
+            [Err(Error::UnterminatedQuote { offset: 13 })]
+        ));
         assert!(matches!(
             authorization("\u{0}"),
             Err(Rejection::Malformed(_))

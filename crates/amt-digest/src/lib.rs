@@ -6,7 +6,8 @@
 //! ([`Verifier`]) for the simulator. Nothing here does I/O, reads a clock or draws random
 //! numbers: time and random bytes are arguments. Passwords stay in [`secrecy::SecretString`]
 //! and no `Debug` or `Display` of this crate prints one, nor the response hash of an
-//! [`Authorization`] or [`DigestCredentials`].
+//! [`Authorization`] or [`DigestCredentials`]. The verifier compares response hashes and user
+//! names in constant time.
 //!
 //! # Example: answer an Intel AMT challenge
 //!
@@ -54,7 +55,9 @@
 //! - RFC 7616 (HTTP Digest): algorithms MD5, SHA-256, SHA-512-256 and their `-sess` variants;
 //!   qop `auth` and `auth-int`; `userhash`; `username*` (RFC 5987 / RFC 8187 ext-value) for user
 //!   names that cannot be quoted; `stale`; `opaque`.
-//! - RFC 2617: the form without `qop` (RFC 2069 compatibility, section 3.2.2.1).
+//! - RFC 2617: the form without `qop` (RFC 2069 compatibility, section 3.2.2.1). Its answer
+//!   names `algorithm` whenever the challenge named one (a server that finds none assumes
+//!   MD5), and otherwise leaves it out, as RFC 2069 clients do.
 //! - RFC 7235 section 4.1 and RFC 7230 section 7: challenge lists, several challenges per
 //!   header and across headers, quoted strings with escapes, case-insensitive scheme and
 //!   parameter names, empty list elements, token68.
@@ -67,11 +70,23 @@
 //!   case, `nc` with fewer than 8 hex digits (MeshCentral sends `nc=1` and AMT accepts it).
 //! - Rejected strictly: header values over [`MAX_HEADER_LEN`] bytes, control characters and
 //!   non-ASCII bytes (RFC 7230 `obs-text` is not accepted), and repeated Digest parameters.
+//!   In a `WWW-Authenticate` value each challenge is checked on its own: a broken challenge,
+//!   or one with such a byte, is skipped, and a good Digest challenge before or after it is
+//!   still answered ([`Challenge::from_headers`]). A broken piece named like a Digest parameter
+//!   right after a Digest challenge (`qop "auth"`) breaks that challenge rather than being
+//!   dropped. [`parse_challenges`] and `Authorization` values stay strict as a whole.
 //! - `auth` is chosen whenever offered; `auth-int` only when it is the only choice.
 //! - A `-sess` algorithm without `qop` is refused: it needs a cnonce, which RFC 2617 forbids
 //!   without qop.
+//! - The [`Verifier`] always offers `qop` and refuses answers without it
+//!   ([`Rejection::QopNotOffered`]): the form without qop has no nonce count, so no replay
+//!   protection.
 //! - `stale=true` after a fresh nonce is treated as a refusal of the credentials, so that a
-//!   device cannot keep a client retrying into Intel AMT's login lockout.
+//!   device cannot keep a client retrying into Intel AMT's login lockout; the verdict
+//!   ([`Unauthorized::CredentialsRejected`]) still says whether the device claimed `stale`.
+//! - A nonce used 2^32 times is dropped, and the device offering it again is
+//!   [`Error::NonceExhausted`]: restarting at `nc=1` would be a replay to the device, and its
+//!   refusal of that fresh try would read as a wrong password.
 //! - Not implemented: `Authentication-Info` / `nextnonce` (AMT sends none), the `domain`
 //!   protection space (read, not enforced), and `auth-conf`.
 //!

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::challenge::{Challenge, Realm};
+use crate::challenge::{Challenge, Nonce, Realm};
 use crate::error::Error;
 use crate::request::{Credentials, NonceCount, Request};
 
@@ -34,7 +34,12 @@ pub enum Unauthorized {
     },
     /// A fresh nonce was refused: the user name or password is wrong, or the account is locked
     /// out. Do not retry: Intel AMT locks the account after repeated failures.
-    CredentialsRejected,
+    CredentialsRejected {
+        /// Whether the new challenge carried `stale=true` all the same. It is not trusted after
+        /// a fresh nonce (a device could keep a client retrying into a lockout), but it tells a
+        /// log reader that the device claimed a nonce problem, e.g. a clock that runs wild.
+        stale: bool,
+    },
     /// The challenge names another realm than this device's. Intel AMT's realm never changes,
     /// so another device answered (an address was reused, or traffic is intercepted).
     RealmChanged {
@@ -109,7 +114,9 @@ struct Cached {
 /// It caches the last challenge and reuses it pre-emptively with `nc` incremented, so a call
 /// costs one round trip; it pins the realm of the first challenge it sees; and it triages
 /// 401 responses ([`Unauthorized`]). It never stores the password: credentials are passed to
-/// each [`authorize`](Self::authorize) call.
+/// each [`authorize`](Self::authorize) call. When a nonce's 2^32 counts are used up it
+/// remembers that nonce, so that the device offering it again is [`Error::NonceExhausted`]
+/// rather than a replay the device would refuse as a wrong password.
 ///
 /// ```
 /// use amt_digest::{Credentials, DigestSession, NonceUse, Request, Unauthorized};
@@ -138,13 +145,15 @@ struct Cached {
 /// // ...but a 401 for a fresh nonce means the password is wrong.
 /// let retry = session.authorize_with_cnonce(&credentials, &request, "5f4e3d2c")?.unwrap();
 /// let verdict = session.on_unauthorized(Some(retry.nonce_use()), [header])?;
-/// assert_eq!(verdict, Unauthorized::CredentialsRejected);
+/// assert_eq!(verdict, Unauthorized::CredentialsRejected { stale: false });
 /// # Ok::<(), amt_digest::Error>(())
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct DigestSession {
     cached: Option<Cached>,
     realm: Option<Realm>,
+    /// The last nonce whose counts ran out; answering it again would restart at 1.
+    exhausted: Option<Nonce>,
 }
 
 impl DigestSession {
@@ -159,6 +168,7 @@ impl DigestSession {
         Self {
             cached: None,
             realm: Some(realm),
+            exhausted: None,
         }
     }
 
@@ -178,9 +188,11 @@ impl DigestSession {
     }
 
     /// Drops the cached challenge (the pinned realm stays), e.g. when the device is known to
-    /// have restarted.
+    /// have restarted. A nonce whose counts ran out is forgotten too: a restarted device has
+    /// forgotten the counts it saw.
     pub fn forget_challenge(&mut self) {
         self.cached = None;
+        self.exhausted = None;
     }
 
     /// Renders the `Authorization` value for the next request, with a cnonce of 16 bytes from
@@ -188,7 +200,9 @@ impl DigestSession {
     ///
     /// Returns `Ok(None)` when no challenge is cached: send the request without
     /// `Authorization` and pass the 401's challenge to [`on_unauthorized`](Self::on_unauthorized).
-    /// Each call increments the nonce count, whether or not the request is then sent.
+    /// That is also the answer once the cached nonce has been used 2^32 times: the session drops
+    /// it and asks the device for another. Each call increments the nonce count, whether or
+    /// not the request is then sent.
     pub fn authorize(
         &mut self,
         credentials: &Credentials<'_>,
@@ -220,6 +234,7 @@ impl DigestSession {
         };
         let Some(count) = NonceCount::new(cached.last_count).next() else {
             // 2^32 requests on one nonce: start over with a fresh challenge from the device.
+            self.exhausted = Some(cached.challenge.nonce().clone());
             self.cached = None;
             return Ok(None);
         };
@@ -248,7 +263,10 @@ impl DigestSession {
     /// otherwise keep a client retrying a wrong password into a lockout.
     ///
     /// Errors when the values hold no Digest challenge that can be answered; the cached
-    /// challenge is dropped then too, since the device has refused it.
+    /// challenge is dropped then too, since the device has refused it. That includes
+    /// [`Error::NonceExhausted`], for a challenge that repeats a nonce whose counts this session
+    /// has used up: answering it would restart at `nc=1`, which the device refuses as a replay,
+    /// and that refusal of a fresh nonce would read as wrong credentials.
     pub fn on_unauthorized<'h>(
         &mut self,
         sent: Option<NonceUse>,
@@ -271,6 +289,12 @@ impl DigestSession {
         let last_count = previous
             .filter(|old| old.challenge.nonce() == challenge.nonce())
             .map_or(0, |old| old.last_count);
+        if last_count == u32::MAX {
+            self.exhausted = Some(challenge.nonce().clone());
+        }
+        if self.exhausted.as_ref() == Some(challenge.nonce()) {
+            return Err(Error::NonceExhausted);
+        }
         self.cached = Some(Cached {
             challenge,
             last_count,
@@ -279,7 +303,7 @@ impl DigestSession {
         Ok(match sent {
             None => Unauthorized::Challenged,
             Some(NonceUse::Cached) => Unauthorized::NonceRefused { stale },
-            Some(NonceUse::Fresh) => Unauthorized::CredentialsRejected,
+            Some(NonceUse::Fresh) => Unauthorized::CredentialsRejected { stale },
         })
     }
 }
@@ -345,9 +369,15 @@ mod tests {
             session
                 .on_unauthorized(Some(NonceUse::Fresh), [stale.as_str()])
                 .unwrap(),
-            Unauthorized::CredentialsRejected
+            Unauthorized::CredentialsRejected { stale: true }
         );
-        assert!(!Unauthorized::CredentialsRejected.should_retry());
+        assert_eq!(
+            session
+                .on_unauthorized(Some(NonceUse::Fresh), [CHALLENGE])
+                .unwrap(),
+            Unauthorized::CredentialsRejected { stale: false }
+        );
+        assert!(!Unauthorized::CredentialsRejected { stale: true }.should_retry());
         assert!(Unauthorized::NonceRefused { stale: false }.should_retry());
     }
 
@@ -425,6 +455,62 @@ mod tests {
         );
         assert!(answer(&mut session).is_none());
         assert!(session.challenge().is_none());
+    }
+
+    #[test]
+    fn an_exhausted_nonce_offered_again_is_refused_not_restarted() {
+        let mut session = DigestSession::new();
+        session.on_unauthorized(None, [CHALLENGE]).unwrap();
+        if let Some(cached) = session.cached.as_mut() {
+            cached.last_count = u32::MAX;
+        }
+        assert!(answer(&mut session).is_none());
+        // The device answers the request without Authorization with the same nonce: nc=1
+        // would be a replay to it, and its refusal of that fresh try a false wrong password.
+        assert_eq!(
+            session.on_unauthorized(None, [CHALLENGE]),
+            Err(Error::NonceExhausted)
+        );
+        assert!(session.challenge().is_none());
+        assert!(answer(&mut session).is_none());
+        assert_eq!(
+            session.on_unauthorized(Some(NonceUse::Cached), [CHALLENGE]),
+            Err(Error::NonceExhausted)
+        );
+        // Another nonce is answered from 1; the exhausted one stays refused.
+        let other = CHALLENGE.replace("n1", "n2");
+        session.on_unauthorized(None, [other.as_str()]).unwrap();
+        assert_eq!(
+            answer(&mut session).unwrap().nonce_count(),
+            NonceCount::FIRST
+        );
+        assert_eq!(
+            session.on_unauthorized(Some(NonceUse::Cached), [CHALLENGE]),
+            Err(Error::NonceExhausted)
+        );
+        // Once the device is known to have restarted, its counts are gone: answer from 1.
+        session.forget_challenge();
+        session.on_unauthorized(None, [CHALLENGE]).unwrap();
+        assert_eq!(
+            answer(&mut session).unwrap().nonce_count(),
+            NonceCount::FIRST
+        );
+    }
+
+    #[test]
+    fn a_401_repeating_a_nonce_at_its_last_count_is_refused() {
+        let mut session = DigestSession::new();
+        session.on_unauthorized(None, [CHALLENGE]).unwrap();
+        if let Some(cached) = session.cached.as_mut() {
+            cached.last_count = u32::MAX - 1;
+        }
+        let last = answer(&mut session).unwrap();
+        assert_eq!(last.nonce_count(), NonceCount::new(u32::MAX));
+        assert_eq!(
+            session.on_unauthorized(Some(last.nonce_use()), [CHALLENGE]),
+            Err(Error::NonceExhausted)
+        );
+        assert!(answer(&mut session).is_none());
     }
 
     #[test]

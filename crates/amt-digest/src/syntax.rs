@@ -96,18 +96,51 @@ fn is_attr_char(b: u8) -> bool {
         )
 }
 
-/// Rejects what no authentication header may hold: oversize values, controls, non-ASCII.
-fn check_bytes(input: &str) -> Result<(), Error> {
+/// Rejects header values longer than [`MAX_HEADER_LEN`].
+fn check_len(input: &str) -> Result<(), Error> {
     if input.len() > MAX_HEADER_LEN {
         return Err(Error::TooLong {
             len: input.len(),
             max: MAX_HEADER_LEN,
         });
     }
-    match input.bytes().enumerate().find(|&(_, b)| !is_quotable(b)) {
-        Some((offset, byte)) => Err(Error::InvalidByte { offset, byte }),
-        None => Ok(()),
-    }
+    Ok(())
+}
+
+/// The first byte of `input[start..end]` that no authentication header may hold (a control
+/// character or non-ASCII), as the error naming it.
+fn invalid_byte(input: &str, start: usize, end: usize) -> Option<Error> {
+    let span = input.as_bytes().get(start..end)?;
+    span.iter()
+        .enumerate()
+        .find(|&(_, &b)| !is_quotable(b))
+        .map(|(at, &byte)| Error::InvalidByte {
+            offset: start + at,
+            byte,
+        })
+}
+
+/// The Digest challenge parameters (RFC 7616 3.3). A broken element named like one of them
+/// right after a Digest challenge is read as a broken parameter of that challenge, never as a
+/// challenge of its own: dropping a mangled `qop` or `algorithm` would silently change the
+/// answer (down to the RFC 2069 form) and get it refused as a wrong password.
+const DIGEST_CHALLENGE_PARAMS: [&str; 9] = [
+    "realm",
+    "domain",
+    "nonce",
+    "opaque",
+    "stale",
+    "algorithm",
+    "qop",
+    "charset",
+    "userhash",
+];
+
+/// An element the reader could not read, with the scheme it began with (empty if none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Broken {
+    pub(crate) scheme: String,
+    pub(crate) error: Error,
 }
 
 struct Scanner<'a> {
@@ -163,6 +196,42 @@ impl<'a> Scanner<'a> {
         }
         probe.skip_ows();
         probe.peek() == Some(b'=')
+    }
+
+    /// Looks ahead for a token that is not a parameter name: the scheme of a new element.
+    fn scheme_follows(&self) -> bool {
+        self.peek().is_some_and(is_tchar) && !self.param_follows()
+    }
+
+    /// Where the element that starts at `start` and could not be read ends: at the first comma
+    /// outside a quoted string that a new element's scheme follows, or at the end.
+    fn next_element_start(&self, start: usize) -> usize {
+        let bytes = self.input.as_bytes();
+        let mut at = start;
+        let mut quoted = false;
+        while let Some(&b) = bytes.get(at) {
+            match b {
+                b'\\' if quoted => at += 1,
+                b'"' => quoted = !quoted,
+                b',' if !quoted => {
+                    let mut probe = Scanner {
+                        input: self.input,
+                        pos: at,
+                    };
+                    probe.skip_list_separators();
+                    if probe.scheme_follows() {
+                        return at;
+                    }
+                    // The separators just skipped hold no other candidate: go on after them,
+                    // so that a long run of commas is scanned once.
+                    at = probe.pos;
+                    continue;
+                }
+                _ => {}
+            }
+            at += 1;
+        }
+        self.input.len()
     }
 
     /// Consumes a token68 if one stands alone here (followed by the end or a comma).
@@ -250,86 +319,142 @@ impl<'a> Scanner<'a> {
     }
 }
 
-/// What follows a parameter: another parameter of the same element, a new element, or the end.
-enum Next {
-    Param,
-    Element,
-    End,
+impl Scanner<'_> {
+    /// Reads one element from here, leaving the scanner where the next one may begin.
+    fn element(&mut self) -> Result<Element, Error> {
+        let scheme = self
+            .token()
+            .ok_or_else(|| self.syntax("an authentication scheme"))?;
+        let mut element = Element::new(scheme);
+        let spaced = self.skip_ows();
+        match self.peek() {
+            None | Some(b',') => return Ok(element),
+            Some(_) if !spaced => return Err(self.syntax("a space after the scheme")),
+            Some(_) => {}
+        }
+        if let Some(blob) = self.token68() {
+            element.token68 = Some(blob.to_owned());
+            return Ok(element);
+        }
+        loop {
+            element.params.push(self.param()?);
+            let spaced = self.skip_ows();
+            match self.peek() {
+                None => return Ok(element),
+                Some(b',') => {
+                    self.skip_list_separators();
+                    if self.at_end() || self.scheme_follows() {
+                        return Ok(element);
+                    }
+                    if !self.param_follows() {
+                        return Err(self.syntax("a parameter or an authentication scheme"));
+                    }
+                }
+                // A token not followed by `=` after whitespace alone starts a new element.
+                Some(b) if spaced && is_tchar(b) => {
+                    if !self.param_follows() {
+                        return Ok(element);
+                    }
+                }
+                Some(_) => return Err(self.syntax("',' between parameters")),
+            }
+        }
+    }
 }
 
-/// Parses a header value into its elements (challenges or credentials).
+/// Reads a header value element by element, each one read or broken on its own.
+///
+/// A broken element (bad syntax, a control or non-ASCII byte) ends at the next comma outside
+/// a quoted string that a new scheme follows, so the elements around it are still read. Every
+/// byte of the input is part of some element or of a separator, so none escapes the byte check.
+fn read_elements(input: &str) -> Vec<Result<Element, Broken>> {
+    let mut scanner = Scanner { input, pos: 0 };
+    let mut pieces: Vec<Result<Element, Broken>> = Vec::new();
+    loop {
+        scanner.skip_list_separators();
+        if scanner.at_end() {
+            break;
+        }
+        let start = scanner.pos;
+        let read = scanner.element();
+        if read.is_err() {
+            scanner.pos = scanner.next_element_start(start);
+        }
+        let piece = match (invalid_byte(input, start, scanner.pos), read) {
+            (None, Ok(element)) => Ok(element),
+            (Some(error), Ok(element)) => Err(Broken {
+                scheme: element.scheme,
+                error,
+            }),
+            (Some(error), Err(_)) | (None, Err(error)) => {
+                let mut probe = Scanner { input, pos: start };
+                Err(Broken {
+                    scheme: probe.token().unwrap_or_default().to_owned(),
+                    error,
+                })
+            }
+        };
+        push_piece(&mut pieces, piece);
+    }
+    pieces
+}
+
+/// Appends an element, folding a broken one named like a Digest parameter into the Digest
+/// challenge before it (see [`DIGEST_CHALLENGE_PARAMS`]).
+fn push_piece(pieces: &mut Vec<Result<Element, Broken>>, piece: Result<Element, Broken>) {
+    if let Err(broken) = &piece
+        && DIGEST_CHALLENGE_PARAMS
+            .iter()
+            .any(|name| name.eq_ignore_ascii_case(&broken.scheme))
+        && let Some(last) = pieces.last_mut()
+    {
+        match last {
+            Ok(element) if element.is_digest() => {
+                *last = Err(Broken {
+                    scheme: element.scheme.clone(),
+                    error: broken.error.clone(),
+                });
+                return;
+            }
+            Err(earlier) if earlier.scheme.eq_ignore_ascii_case("Digest") => return,
+            _ => {}
+        }
+    }
+    pieces.push(piece);
+}
+
+/// Parses a header value into its elements (challenges or credentials), strictly: any control
+/// or non-ASCII byte, or any broken element, fails the whole value.
 ///
 /// Tolerates what real devices send: missing spaces after commas, empty list elements, and
 /// parameters separated by whitespace alone. A token that is not followed by `=` after a
 /// parameter starts a new element, so `Digest realm="a" Basic realm="b"` is two challenges.
 pub(crate) fn parse_elements(input: &str) -> Result<Vec<Element>, Error> {
-    check_bytes(input)?;
-    let mut scanner = Scanner { input, pos: 0 };
-    let mut elements = Vec::new();
-    'elements: loop {
-        scanner.skip_list_separators();
-        if scanner.at_end() {
-            break;
-        }
-        let scheme = scanner
-            .token()
-            .ok_or_else(|| scanner.syntax("an authentication scheme"))?;
-        let mut element = Element::new(scheme);
-        let spaced = scanner.skip_ows();
-        match scanner.peek() {
-            None | Some(b',') => {
-                elements.push(element);
-                continue;
-            }
-            Some(_) if !spaced => return Err(scanner.syntax("a space after the scheme")),
-            Some(_) => {}
-        }
-        if let Some(blob) = scanner.token68() {
-            element.token68 = Some(blob.to_owned());
-            elements.push(element);
-            continue;
-        }
-        loop {
-            element.params.push(scanner.param()?);
-            let spaced = scanner.skip_ows();
-            let next = match scanner.peek() {
-                None => Next::End,
-                Some(b',') => {
-                    scanner.skip_list_separators();
-                    if scanner.at_end() {
-                        Next::End
-                    } else if scanner.param_follows() {
-                        Next::Param
-                    } else {
-                        Next::Element
-                    }
-                }
-                Some(b) if spaced && is_tchar(b) => {
-                    if scanner.param_follows() {
-                        Next::Param
-                    } else {
-                        Next::Element
-                    }
-                }
-                Some(_) => return Err(scanner.syntax("',' between parameters")),
-            };
-            match next {
-                Next::Param => {}
-                Next::Element => {
-                    elements.push(element);
-                    continue 'elements;
-                }
-                Next::End => {
-                    elements.push(element);
-                    break 'elements;
-                }
-            }
-        }
+    check_len(input)?;
+    if let Some(error) = invalid_byte(input, 0, input.len()) {
+        return Err(error);
     }
+    let elements = read_elements(input)
+        .into_iter()
+        .map(|piece| piece.map_err(|broken| broken.error))
+        .collect::<Result<Vec<_>, _>>()?;
     if elements.is_empty() {
         return Err(Error::Empty);
     }
     Ok(elements)
+}
+
+/// Parses a `WWW-Authenticate` value into its challenges, each read or broken on its own, so
+/// that one bad challenge (say `Basic realm="Zürich"`) does not hide a good Digest one.
+///
+/// Fails as a whole only for a value over [`MAX_HEADER_LEN`] or one without any element.
+pub(crate) fn parse_challenge_elements(input: &str) -> Result<Vec<Result<Element, Broken>>, Error> {
+    check_len(input)?;
+    let pieces = read_elements(input);
+    if pieces.is_empty() {
+        return Err(Error::Empty);
+    }
+    Ok(pieces)
 }
 
 /// Parses an `Authorization` value: exactly one element.
@@ -576,6 +701,80 @@ mod tests {
         );
         let huge = "a".repeat(MAX_HEADER_LEN + 1);
         assert!(matches!(parse_elements(&huge), Err(Error::TooLong { .. })));
+    }
+
+    /// The scheme of each piece, and the error of the broken ones.
+    fn pieces(input: &str) -> Vec<(String, Option<Error>)> {
+        read_elements(input)
+            .into_iter()
+            .map(|piece| match piece {
+                Ok(element) => (element.scheme, None),
+                Err(broken) => (broken.scheme, Some(broken.error)),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_broken_element_is_read_apart_from_its_neighbours() {
+        let digest = r#"Digest realm="r", nonce="n""#;
+        let basic = "Basic realm=\"Z\u{fc}rich\"";
+        let bad_byte = Error::InvalidByte {
+            offset: 14,
+            byte: 0xc3,
+        };
+        assert_eq!(
+            pieces(&format!("{basic}, {digest}")),
+            [
+                ("Basic".to_owned(), Some(bad_byte.clone())),
+                ("Digest".to_owned(), None)
+            ]
+        );
+        let after = pieces(&format!("{digest}, {basic}"));
+        assert_eq!(after[0], ("Digest".to_owned(), None));
+        assert!(matches!(
+            after[1],
+            (ref scheme, Some(Error::InvalidByte { byte: 0xc3, .. })) if scheme == "Basic"
+        ));
+        // Broken syntax ends at the next comma outside quotes that a scheme follows.
+        let broken = pieces(&format!(
+            r#"Negotiate "x, y", a=b=c, {digest}, Foo "z", Bar"#
+        ));
+        let schemes: Vec<_> = broken.iter().map(|(scheme, _)| scheme.as_str()).collect();
+        assert_eq!(schemes, ["Negotiate", "Digest", "Foo", "Bar"]);
+        let errors: Vec<_> = broken.iter().map(|(_, error)| error.is_some()).collect();
+        assert_eq!(errors, [true, false, true, false]);
+        // A quote left open pairs up with the quotes after it: nothing there can be told apart.
+        let open = pieces(&format!(r#"Bearer error="open, {digest}"#));
+        assert!(matches!(
+            open.as_slice(),
+            [(bearer, Some(Error::Syntax { .. }))] if bearer == "Bearer"
+        ));
+    }
+
+    #[test]
+    fn a_broken_digest_parameter_breaks_its_challenge() {
+        // `qop "auth"` reads like a scheme with a broken parameter; dropping it would answer
+        // without qop, so it breaks the Digest challenge before it instead.
+        let spaced = pieces(r#"Digest realm="r", nonce="n", qop "auth", Basic realm="b""#);
+        assert!(matches!(
+            spaced.as_slice(),
+            [(digest, Some(Error::Syntax { .. })), (basic, None)] if digest == "Digest" && basic == "Basic"
+        ));
+        let twice = pieces(r#"Digest realm="r", nonce="n", Algorithm "x", QOP "auth""#);
+        assert_eq!(twice.len(), 1);
+        assert!(twice[0].1.is_some());
+        // Named like a Digest parameter but after another scheme: a piece of its own.
+        let other = pieces(r#"Basic realm="b", qop "auth", Digest realm="r", nonce="n""#);
+        let schemes: Vec<_> = other.iter().map(|(scheme, _)| scheme.as_str()).collect();
+        assert_eq!(schemes, ["Basic", "qop", "Digest"]);
+    }
+
+    #[test]
+    fn a_broken_element_before_a_long_comma_run_is_one_piece() {
+        let input = format!("={}", ",".repeat(MAX_HEADER_LEN - 1));
+        let read = pieces(&input);
+        assert_eq!(read.len(), 1);
+        assert!(matches!(read[0].1, Some(Error::Syntax { offset: 0, .. })));
     }
 
     #[test]

@@ -167,7 +167,7 @@ impl TestClient {
                 .filter_map(|v| v.to_str().ok());
             match self.digest.on_unauthorized(nonce_use, challenges) {
                 Ok(verdict) if verdict.should_retry() => continue,
-                Ok(Unauthorized::CredentialsRejected) | Ok(_) | Err(_) => return Ok(reply),
+                Ok(Unauthorized::CredentialsRejected { .. }) | Ok(_) | Err(_) => return Ok(reply),
             }
         }
         Err("still unauthorized after answering a fresh challenge".into())
