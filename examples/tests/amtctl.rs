@@ -191,6 +191,53 @@ async fn direct_status_prints_the_documented_object() {
     );
 }
 
+/// The README's simulator session: `amt-sim` as a process, `amtctl --json status` against it.
+#[test]
+fn direct_status_against_a_running_amt_sim_prints_the_documented_object() {
+    use std::io::{BufRead as _, BufReader};
+
+    /// Ends the simulator however the test ends.
+    struct Sim(std::process::Child);
+    impl Drop for Sim {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    let scratch = Scratch::new();
+    let ca = scratch.path("amt-sim-ca.pem");
+    let mut sim = Sim(std::process::Command::new(env!("CARGO_BIN_EXE_amt-sim"))
+        .args(["--listen", "127.0.0.1:0", "--ca-out"])
+        .arg(&ca)
+        .env("AMT_PASSWORD", PASSWORD)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("amt-sim starts"));
+    let mut lines = BufReader::new(sim.0.stdout.take().expect("stdout")).lines();
+    let url = lines.next().expect("a URL line").expect("readable");
+    assert_eq!(lines.next().expect("ready").expect("readable"), "ready");
+    let port = url
+        .strip_prefix("https://127.0.0.1:")
+        .and_then(|rest| rest.strip_suffix("/wsman"))
+        .unwrap_or_else(|| panic!("{url}"))
+        .to_owned();
+
+    let mut command = amtctl_command(&scratch.direct(&port, &ca));
+    command
+        .args(["--json", "status"])
+        .arg("--db")
+        .arg(scratch.path("inventory.db"))
+        .env("AMT_PASSWORD", PASSWORD);
+    let output = command.output().expect("amtctl runs");
+    drop(sim);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let status = only_json(&output);
+    assert_documented_status(&status);
+    assert_eq!(status["host"], "127.0.0.1");
+    assert_eq!(status["power_state"], "on", "amt-sim starts devices on");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_direct_operation_prints_its_result() {
     let scratch = Scratch::new();
