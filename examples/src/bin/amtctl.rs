@@ -1173,3 +1173,42 @@ impl Printer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    use super::Cli;
+
+    /// The subcommands (by path) and arguments (as `path --id`) without help text.
+    fn undocumented(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+        for arg in command.get_arguments() {
+            if arg.get_help().is_none() {
+                missing.push(format!("{path} --{}", arg.get_id()));
+            }
+        }
+        for subcommand in command.get_subcommands() {
+            let path = format!("{path} {}", subcommand.get_name());
+            if subcommand.get_about().is_none() {
+                missing.push(path.clone());
+            }
+            undocumented(subcommand, &path, missing);
+        }
+    }
+
+    #[test]
+    fn every_subcommand_and_argument_has_help_text() {
+        let mut command = Cli::command();
+        // Building adds the generated --help, --version and `help` and propagates the global
+        // options, so they are checked too.
+        command.build();
+        command.clone().debug_assert();
+        let mut missing = Vec::new();
+        undocumented(&command, "amtctl", &mut missing);
+        assert!(missing.is_empty(), "no help text: {missing:?}");
+        assert!(
+            command.get_subcommands().count() > 10 && command.get_arguments().count() > 10,
+            "the walk saw the whole command"
+        );
+    }
+}
