@@ -137,8 +137,8 @@ enum Command {
     PowerCycle,
     /// Inventory mode: run an operation on workstations and pools.
     Run {
-        /// The operation: on, off, graceful-shutdown, reset, graceful-restart, power-cycle, or an
-        /// alias (start, stop, restart).
+        /// The operation: on, off, graceful-shutdown, reset, graceful-restart, power-cycle, sleep,
+        /// hibernate, or an alias (start, stop, restart).
         operation: PowerOperation,
         #[command(flatten)]
         selection: Selection,
