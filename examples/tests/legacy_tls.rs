@@ -169,7 +169,7 @@ fn the_inventory_switch_reaches_an_amt_sim_amt11_device() {
         text(&refused)
     );
 
-    assert_ok(&scratch.amtctl(&["workstation", "set-legacy-tls", "old-ws", "on"]));
+    assert_ok(&scratch.amtctl(&["workstation", "set-allow-legacy-tls", "old-ws", "on"]));
     assert_ok(&scratch.amtctl(&["workstation", "set-credentials", "old-ws"]));
     assert_ok(&scratch.amtctl(&["workstation", "set-managed", "old-ws", "on"]));
     let run = scratch.amtctl(&[
@@ -184,7 +184,7 @@ fn the_inventory_switch_reaches_an_amt_sim_amt11_device() {
     assert_eq!(only_json(&run)["accepted"], true, "{}", text(&run));
 
     // Switch off again: refused, with the hint.
-    assert_ok(&scratch.amtctl(&["workstation", "set-legacy-tls", "old-ws", "off"]));
+    assert_ok(&scratch.amtctl(&["workstation", "set-allow-legacy-tls", "old-ws", "off"]));
     let status = scratch.amtctl(&["--json", "status", "--workstation", "old-ws"]);
     assert_eq!(status.status.code(), Some(1), "{}", text(&status));
     assert!(
@@ -192,4 +192,50 @@ fn the_inventory_switch_reaches_an_amt_sim_amt11_device() {
         "{}",
         text(&status)
     );
+}
+
+#[test]
+fn a_workstation_added_with_allow_legacy_tls_is_reached_over_legacy_tls_at_once() {
+    let scratch = Scratch::new();
+    let ca = scratch.path("root.pem");
+    let sim = SimProcess::start("amt12", &ca);
+    let ca = ca.to_str().expect("utf-8 path");
+
+    assert_ok(&scratch.amtctl(&["deployment", "add", "lab", "--ca", ca]));
+    let added = scratch.amtctl(&[
+        "--json",
+        "workstation",
+        "add",
+        "old-ws",
+        "--deployment",
+        "lab",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &sim.port,
+        "--allow-legacy-tls",
+    ]);
+    assert_ok(&added);
+    assert_eq!(
+        only_json(&added)["allow_legacy_tls"],
+        true,
+        "{}",
+        text(&added)
+    );
+    let list = scratch.amtctl(&["--json", "workstation", "list"]);
+    assert_ok(&list);
+    assert_eq!(
+        only_json(&list)["allow_legacy_tls"],
+        true,
+        "{}",
+        text(&list)
+    );
+
+    // Without the switch these credentials could not even be checked (see above).
+    assert_ok(&scratch.amtctl(&["workstation", "set-credentials", "old-ws"]));
+    let status = scratch.amtctl(&["--json", "status", "--workstation", "old-ws"]);
+    assert_ok(&status);
+    let status = only_json(&status);
+    assert_eq!(status["workstation"], "old-ws", "{status}");
+    assert_eq!(status["amt_version"], "12.0.45", "{status}");
 }

@@ -53,7 +53,8 @@ const FLEET: &[Planned] = &[
         version: "9.5.30",
         state: PowerState::On,
         certificate_names: None,
-        description: "AMT 9, on, Intel LMS running",
+        // The simulator models AMT 9's power rules, not its TLS; the README says so too.
+        description: "AMT 9, on, Intel LMS running (modern TLS, unlike real AMT 9)",
         legacy: false,
     },
     Planned {
@@ -69,7 +70,7 @@ const FLEET: &[Planned] = &[
         version: "12.0.90",
         state: PowerState::OffSoft,
         certificate_names: None,
-        description: "AMT 12, off",
+        description: "AMT 12, off (modern TLS, unlike real AMT 12)",
         legacy: false,
     },
     Planned {

@@ -137,8 +137,8 @@ enum Command {
     PowerCycle,
     /// Inventory mode: run an operation on workstations and pools.
     Run {
-        /// The operation: on, off, graceful-shutdown, reset, graceful-restart, power-cycle, or an
-        /// alias (start, stop, restart).
+        /// The operation: on, off, graceful-shutdown, reset, graceful-restart, power-cycle, sleep,
+        /// hibernate, or an alias (start, stop, restart).
         operation: PowerOperation,
         #[command(flatten)]
         selection: Selection,
@@ -224,8 +224,11 @@ enum WorkstationCommand {
         /// on or off.
         state: Toggle,
     },
-    /// Allow or forbid the legacy TLS transport.
-    SetLegacyTls {
+    /// Allow or forbid the legacy TLS transport for a workstation (on weakens its connection;
+    /// Intel AMT 9 to 12).
+    // The old spelling did not read as a weakening; it stays, hidden, for existing scripts.
+    #[command(alias = "set-legacy-tls")]
+    SetAllowLegacyTls {
         /// The workstation.
         name: String,
         /// on or off.
@@ -289,8 +292,140 @@ impl Toggle {
     }
 }
 
-/// A failure before anything could run: exit status 2.
+/// A problem with the arguments: exit status 2.
 struct UsageError(String);
+
+/// Why a command stopped without reporting results of its own.
+enum Stop {
+    /// A problem with the arguments: exit status 2, plain text on stderr whatever the mode.
+    Usage(String),
+    /// The command failed: exit status 1, reported as a failure object with --json so scripts
+    /// can tell the kinds apart.
+    Failed(Box<Failure>),
+}
+
+impl From<UsageError> for Stop {
+    fn from(UsageError(message): UsageError) -> Self {
+        Self::Usage(message)
+    }
+}
+
+impl From<Error> for Stop {
+    fn from(error: Error) -> Self {
+        Self::Failed(Box::new(Failure::new(error)))
+    }
+}
+
+impl From<Failure> for Stop {
+    fn from(failure: Failure) -> Self {
+        Self::Failed(Box::new(failure))
+    }
+}
+
+/// A command's own failure (an inventory command, a name that does not resolve, the inventory
+/// not opening), as opposed to one workstation's failure in a bulk run.
+struct Failure {
+    error: Error,
+    /// The workstation's host, when the failure concerns one that is known.
+    host: Option<String>,
+    /// The records the command named, in its argument order: `("workstation", "ws-042")`.
+    about: Vec<(&'static str, String)>,
+}
+
+impl Failure {
+    fn new(error: Error) -> Self {
+        Self {
+            error,
+            host: None,
+            about: Vec::new(),
+        }
+    }
+
+    fn about(mut self, record: &'static str, name: impl Into<String>) -> Self {
+        self.about.push((record, name.into()));
+        self
+    }
+
+    fn host(mut self, host: Option<String>) -> Self {
+        if host.is_some() {
+            self.host = host;
+        }
+        self
+    }
+
+    /// The failure object: the documented `host`, `error`, `kind`, then the records named. A
+    /// name that does not resolve is named even when the command did not name it itself (a
+    /// pool's member, a bulk run's `--workstation`), so scripts learn which one it was.
+    fn json(&self) -> serde_json::Value {
+        let mut object = serde_json::Map::new();
+        if let Some(host) = &self.host {
+            object.insert("host".to_owned(), json!(host));
+        }
+        object.insert("error".to_owned(), json!(self.error.to_string()));
+        object.insert("kind".to_owned(), json!(self.error.kind()));
+        for (record, name) in self
+            .about
+            .iter()
+            .cloned()
+            .chain(missing_record(&self.error))
+        {
+            object.entry(record).or_insert_with(|| json!(name));
+        }
+        serde_json::Value::Object(object)
+    }
+}
+
+/// The record a `not_found` error is about. Duplicates are left out: a workstation clashes by
+/// `host:port` as well as by name, and that is not a workstation name.
+fn missing_record(error: &Error) -> Option<(&'static str, String)> {
+    use amt_manager::store::{Record, StoreError};
+    let Error::NotFound(StoreError::NotFound { record, name }) = error else {
+        return None;
+    };
+    let record = match record {
+        Record::Deployment => "deployment",
+        Record::Workstation => "workstation",
+        Record::Pool => "pool",
+    };
+    Some((record, name.clone()))
+}
+
+/// Makes an error a failure about this deployment.
+fn on_deployment(name: &str) -> impl FnOnce(Error) -> Failure + '_ {
+    move |error| Failure::new(error).about("deployment", name)
+}
+
+/// Makes an error a failure about this pool.
+fn on_pool(name: &str) -> impl FnOnce(Error) -> Failure + '_ {
+    move |error| Failure::new(error).about("pool", name)
+}
+
+/// Makes an error a failure about this workstation of the inventory, with its host when it
+/// exists.
+fn on_workstation<'a>(manager: &'a Manager, name: &'a str) -> impl FnOnce(Error) -> Failure + 'a {
+    move |error| {
+        let host = manager.workstation(name).ok().map(|w| w.host.to_string());
+        Failure::new(error).about("workstation", name).host(host)
+    }
+}
+
+/// Makes an error a failure about a pool's member.
+fn on_member<'a>(
+    manager: &'a Manager,
+    pool: &'a str,
+    workstation: &'a str,
+) -> impl FnOnce(Error) -> Failure + 'a {
+    move |error| {
+        let failure = on_workstation(manager, workstation)(error);
+        Failure {
+            about: vec![
+                ("pool", pool.to_owned()),
+                ("workstation", workstation.to_owned()),
+            ],
+            ..failure
+        }
+    }
+}
 
 /// How the run ended.
 enum Outcome {
@@ -319,12 +454,17 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let printer = Printer { json: cli.json };
     match runtime.block_on(run(cli)) {
         Ok(Outcome::AllSucceeded) => ExitCode::SUCCESS,
         Ok(Outcome::SomeFailed) => ExitCode::FAILURE,
-        Err(UsageError(message)) => {
+        Err(Stop::Usage(message)) => {
             eprintln!("amtctl: {message}");
             ExitCode::from(2)
+        }
+        Err(Stop::Failed(failure)) => {
+            printer.command_failure(&failure);
+            ExitCode::FAILURE
         }
     }
 }
@@ -352,7 +492,7 @@ fn options(cli: &Cli) -> ManagerOptions {
     options
 }
 
-fn open_manager(cli: &Cli) -> Result<Manager, UsageError> {
+fn open_manager(cli: &Cli) -> Result<Manager, Stop> {
     let database = match &cli.db {
         Some(path) => path.clone(),
         None => default_database()?,
@@ -366,13 +506,12 @@ fn open_manager(cli: &Cli) -> Result<Manager, UsageError> {
         database.with_file_name(name)
     });
     let store = amt_manager::SqliteStore::open(&database)
-        .map_err(|e| UsageError(format!("opening the inventory {}: {e}", database.display())))?;
-    Manager::builder()
+        .map_err(|e| Failure::new(e.into()).about("database", database.display().to_string()))?;
+    Ok(Manager::builder()
         .store(store)
         .key_file(key_file)
         .options(options(cli))
-        .build()
-        .map_err(|e| UsageError(e.to_string()))
+        .build()?)
 }
 
 fn password(cli: &Cli) -> Result<SecretString, UsageError> {
@@ -405,12 +544,12 @@ fn direct_operation(command: &Command) -> Option<PowerOperation> {
     })
 }
 
-async fn run(cli: Cli) -> Result<Outcome, UsageError> {
+async fn run(cli: Cli) -> Result<Outcome, Stop> {
     let direct = cli.host.is_some();
     let needs_host =
         matches!(cli.command, Command::Validate) || direct_operation(&cli.command).is_some();
     if needs_host && !direct {
-        return Err(UsageError(
+        return Err(Stop::Usage(
             "this command works on one workstation given with --host and --ca \
              (for inventory workstations, use `amtctl run <operation> --workstation NAME`)"
                 .into(),
@@ -427,16 +566,14 @@ async fn run(cli: Cli) -> Result<Outcome, UsageError> {
             operation,
             selection,
         } => run_bulk(&manager, &printer, *operation, selection).await,
-        Command::Deployment(command) => Ok(printer.simple(deployment(&manager, &printer, command))),
-        Command::Workstation(command) => {
-            Ok(printer.simple(workstation(&cli, &manager, &printer, command).await?))
-        }
-        Command::Pool(command) => Ok(printer.simple(pool(&manager, &printer, command))),
-        _ => Err(UsageError("unexpected command".into())),
+        Command::Deployment(command) => deployment(&manager, &printer, command),
+        Command::Workstation(command) => workstation(&cli, &manager, &printer, command).await,
+        Command::Pool(command) => pool(&manager, &printer, command),
+        _ => Err(Stop::Usage("unexpected command".into())),
     }
 }
 
-async fn run_direct(cli: &Cli) -> Result<Outcome, UsageError> {
+async fn run_direct(cli: &Cli) -> Result<Outcome, Stop> {
     let host_text = cli.host.as_deref().unwrap_or_default();
     let host = Host::parse(host_text).map_err(|e| UsageError(e.to_string()))?;
     let ca = cli
@@ -451,13 +588,16 @@ async fn run_direct(cli: &Cli) -> Result<Outcome, UsageError> {
         password: password(cli)?,
         allow_legacy_tls: cli.legacy_tls,
     };
-    let manager = open_manager(cli)?;
-    let printer = Printer { json: cli.json };
     let host = host.to_string();
+    let manager = open_manager(cli).map_err(|stop| match stop {
+        Stop::Failed(failure) => Stop::Failed(Box::new(failure.host(Some(host.clone())))),
+        usage @ Stop::Usage(_) => usage,
+    })?;
+    let printer = Printer { json: cli.json };
     let ok = match &cli.command {
         Command::Status(selection) => {
             if !selection.workstations.is_empty() || !selection.pools.is_empty() {
-                return Err(UsageError(
+                return Err(Stop::Usage(
                     "--workstation and --pool do not go with --host".into(),
                 ));
             }
@@ -490,11 +630,9 @@ async fn run_direct(cli: &Cli) -> Result<Outcome, UsageError> {
     })
 }
 
-fn selection_targets(manager: &Manager, selection: &Selection) -> Result<Targets, UsageError> {
+fn selection_targets(manager: &Manager, selection: &Selection) -> Result<Targets, Error> {
     if selection.workstations.is_empty() && selection.pools.is_empty() {
-        let all = manager
-            .workstations()
-            .map_err(|e| UsageError(e.to_string()))?;
+        let all = manager.workstations()?;
         return Ok(Targets::workstations(
             all.into_iter().map(|w| w.name.to_string()),
         ));
@@ -520,12 +658,9 @@ async fn status(
     manager: &Manager,
     printer: &Printer,
     selection: &Selection,
-) -> Result<Outcome, UsageError> {
+) -> Result<Outcome, Stop> {
     let targets = selection_targets(manager, selection)?;
-    let total = manager
-        .resolve(&targets)
-        .map_err(|e| UsageError(e.to_string()))?
-        .len();
+    let total = manager.resolve(&targets)?.len();
     let bar = progress_bar(printer, total);
     let results = manager
         .status_bulk(&targets, |p: BulkProgress<'_, WorkstationStatus>| {
@@ -534,8 +669,7 @@ async fn status(
                 bar.set_message(p.latest.name.clone());
             }
         })
-        .await
-        .map_err(|e| UsageError(e.to_string()))?;
+        .await?;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
@@ -547,17 +681,14 @@ async fn run_bulk(
     printer: &Printer,
     operation: PowerOperation,
     selection: &Selection,
-) -> Result<Outcome, UsageError> {
+) -> Result<Outcome, Stop> {
     if selection.workstations.is_empty() && selection.pools.is_empty() {
-        return Err(UsageError(
+        return Err(Stop::Usage(
             "name the workstations (--workstation) or pools (--pool) to run on".into(),
         ));
     }
     let targets = selection_targets(manager, selection)?;
-    let total = manager
-        .resolve(&targets)
-        .map_err(|e| UsageError(e.to_string()))?
-        .len();
+    let total = manager.resolve(&targets)?.len();
     let bar = progress_bar(printer, total);
     let printed = Mutex::new(());
     let results = manager
@@ -575,8 +706,7 @@ async fn run_bulk(
                 }
             },
         )
-        .await
-        .map_err(|e| UsageError(e.to_string()))?;
+        .await?;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
@@ -596,14 +726,15 @@ fn deployment(
     manager: &Manager,
     printer: &Printer,
     command: &DeploymentCommand,
-) -> Result<(), String> {
+) -> Result<Outcome, Stop> {
     match command {
         DeploymentCommand::Add { name, ca } => {
-            let pem = read_pem(ca).map_err(|e| e.0)?;
+            let pem = read_pem(ca)?;
             let deployment = manager
                 .add_deployment(name, &pem)
-                .map_err(|e| printer.error_text(&e))?;
-            let root = amt_trust::ProviderRoot::from_pem(&pem).map_err(|e| e.to_string())?;
+                .map_err(on_deployment(name))?;
+            let root = amt_trust::ProviderRoot::from_pem(&pem)
+                .map_err(|source| on_deployment(name)(Error::InvalidProviderRoot { source }))?;
             printer.done(
                 json!({"deployment": deployment.name.as_str(), "root_subject": root.subject(),
                 "root_sha256": root.sha256_fingerprint().to_string()}),
@@ -616,8 +747,7 @@ fn deployment(
             );
         }
         DeploymentCommand::List => {
-            let deployments = manager.deployments().map_err(|e| printer.error_text(&e))?;
-            for d in deployments {
+            for d in manager.deployments()? {
                 let root = amt_trust::ProviderRoot::from_pem(&d.provider_root_pem);
                 let (subject, fingerprint) = match &root {
                     Ok(root) => (
@@ -633,10 +763,10 @@ fn deployment(
             }
         }
         DeploymentCommand::SetCa { name, ca } => {
-            let pem = read_pem(ca).map_err(|e| e.0)?;
+            let pem = read_pem(ca)?;
             manager
                 .set_provider_root(name, &pem)
-                .map_err(|e| printer.error_text(&e))?;
+                .map_err(on_deployment(name))?;
             printer.done(
                 json!({"deployment": name, "updated": true}),
                 &format!("Provider root of {name} replaced"),
@@ -645,14 +775,14 @@ fn deployment(
         DeploymentCommand::Remove { name } => {
             manager
                 .remove_deployment(name)
-                .map_err(|e| printer.error_text(&e))?;
+                .map_err(on_deployment(name))?;
             printer.done(
                 json!({"deployment": name, "removed": true}),
                 &format!("Deployment {name} removed"),
             );
         }
     }
-    Ok(())
+    Ok(Outcome::AllSucceeded)
 }
 
 async fn workstation(
@@ -660,17 +790,36 @@ async fn workstation(
     manager: &Manager,
     printer: &Printer,
     command: &WorkstationCommand,
-) -> Result<Result<(), String>, UsageError> {
-    let result = match command {
-        WorkstationCommand::Add { name, deployment, host, port, allow_legacy_tls } => manager
-            .add_workstation(deployment, name, host, Some(*port), *allow_legacy_tls)
-            .map(|w| {
-                printer.done(
-                    json!({"workstation": w.name.as_str(), "host": w.host.to_string(), "port": w.port}),
-                    &format!("Workstation {} added ({}:{}); set its credentials next", w.name, w.host, w.port),
-                );
-            }),
-        WorkstationCommand::List => manager.workstations().map(|list| {
+) -> Result<Outcome, Stop> {
+    match command {
+        WorkstationCommand::Add {
+            name,
+            deployment,
+            host,
+            port,
+            allow_legacy_tls,
+        } => {
+            let w = manager
+                .add_workstation(deployment, name, host, Some(*port), *allow_legacy_tls)
+                .map_err(|error| {
+                    // The host as given: the workstation may not exist, or be another one.
+                    let host = Host::parse(host).map_or_else(|_| host.clone(), |h| h.to_string());
+                    Failure::new(error)
+                        .about("workstation", name)
+                        .about("deployment", deployment)
+                        .host(Some(host))
+                })?;
+            printer.done(
+                json!({"workstation": w.name.as_str(), "host": w.host.to_string(), "port": w.port,
+                    "allow_legacy_tls": w.allow_legacy_tls}),
+                &format!(
+                    "Workstation {} added ({}:{}); set its credentials next",
+                    w.name, w.host, w.port
+                ),
+            );
+        }
+        WorkstationCommand::List => {
+            let list = manager.workstations()?;
             if !printer.json {
                 println!(
                     "{:<20} {:<32} {:>5} {:<8} {:<12} {:<10} AMT",
@@ -691,57 +840,97 @@ async fn workstation(
                     ),
                 );
             }
-        }),
-        WorkstationCommand::Remove { name } => manager.remove_workstation(name).map(|()| {
-            printer.done(json!({"workstation": name, "removed": true}), &format!("Workstation {name} removed"));
-        }),
-        WorkstationCommand::SetManaged { name, state } => manager.set_managed(name, state.is_on()).map(|()| {
-            printer.done(json!({"workstation": name, "managed": state.is_on()}),
-                &format!("Workstation {name}: management {}", if state.is_on() { "on" } else { "off" }));
-        }),
-        WorkstationCommand::SetLegacyTls { name, state } => manager.set_allow_legacy_tls(name, state.is_on()).map(|()| {
-            printer.done(json!({"workstation": name, "allow_legacy_tls": state.is_on()}),
-                &format!("Workstation {name}: legacy TLS {}", if state.is_on() { "allowed" } else { "forbidden" }));
-        }),
+        }
+        WorkstationCommand::Remove { name } => {
+            manager
+                .remove_workstation(name)
+                .map_err(on_workstation(manager, name))?;
+            printer.done(
+                json!({"workstation": name, "removed": true}),
+                &format!("Workstation {name} removed"),
+            );
+        }
+        WorkstationCommand::SetManaged { name, state } => {
+            manager
+                .set_managed(name, state.is_on())
+                .map_err(on_workstation(manager, name))?;
+            printer.done(
+                json!({"workstation": name, "managed": state.is_on()}),
+                &format!(
+                    "Workstation {name}: management {}",
+                    if state.is_on() { "on" } else { "off" }
+                ),
+            );
+        }
+        WorkstationCommand::SetAllowLegacyTls { name, state } => {
+            manager
+                .set_allow_legacy_tls(name, state.is_on())
+                .map_err(on_workstation(manager, name))?;
+            printer.done(
+                json!({"workstation": name, "allow_legacy_tls": state.is_on()}),
+                &format!(
+                    "Workstation {name}: legacy TLS {}",
+                    if state.is_on() {
+                        "allowed"
+                    } else {
+                        "forbidden"
+                    }
+                ),
+            );
+        }
         WorkstationCommand::SetCredentials { name, user } => {
             let password = password(cli)?;
-            manager.set_credentials(name, user, password).await.map(|()| {
-                printer.done(json!({"workstation": name, "credentials": "validated and stored"}),
-                    &format!("Credentials of {name} validated and stored"));
-            })
+            manager
+                .set_credentials(name, user, password)
+                .await
+                .map_err(on_workstation(manager, name))?;
+            printer.done(
+                json!({"workstation": name, "credentials": "validated and stored"}),
+                &format!("Credentials of {name} validated and stored"),
+            );
         }
-        WorkstationCommand::ClearCredentials { name } => manager.clear_credentials(name).map(|()| {
-            printer.done(json!({"workstation": name, "credentials": "removed"}), &format!("Credentials of {name} removed"));
-        }),
-    };
-    Ok(result.map_err(|e| printer.error_text(&e)))
+        WorkstationCommand::ClearCredentials { name } => {
+            manager
+                .clear_credentials(name)
+                .map_err(on_workstation(manager, name))?;
+            printer.done(
+                json!({"workstation": name, "credentials": "removed"}),
+                &format!("Credentials of {name} removed"),
+            );
+        }
+    }
+    Ok(Outcome::AllSucceeded)
 }
 
-fn pool(manager: &Manager, printer: &Printer, command: &PoolCommand) -> Result<(), String> {
-    let result = match command {
-        PoolCommand::Add { name } => manager.add_pool(name).map(|p| {
+fn pool(manager: &Manager, printer: &Printer, command: &PoolCommand) -> Result<Outcome, Stop> {
+    match command {
+        PoolCommand::Add { name } => {
+            let p = manager.add_pool(name).map_err(on_pool(name))?;
             printer.done(
                 json!({"pool": p.name.as_str()}),
                 &format!("Pool {} added", p.name),
             );
-        }),
+        }
         PoolCommand::AddMember { pool, workstation } => {
-            manager.add_pool_member(pool, workstation).map(|()| {
-                printer.done(
-                    json!({"pool": pool, "workstation": workstation, "member": true}),
-                    &format!("{workstation} is in pool {pool}"),
-                );
-            })
+            manager
+                .add_pool_member(pool, workstation)
+                .map_err(on_member(manager, pool, workstation))?;
+            printer.done(
+                json!({"pool": pool, "workstation": workstation, "member": true}),
+                &format!("{workstation} is in pool {pool}"),
+            );
         }
         PoolCommand::RemoveMember { pool, workstation } => {
-            manager.remove_pool_member(pool, workstation).map(|()| {
-                printer.done(
-                    json!({"pool": pool, "workstation": workstation, "member": false}),
-                    &format!("{workstation} left pool {pool}"),
-                );
-            })
+            manager
+                .remove_pool_member(pool, workstation)
+                .map_err(on_member(manager, pool, workstation))?;
+            printer.done(
+                json!({"pool": pool, "workstation": workstation, "member": false}),
+                &format!("{workstation} left pool {pool}"),
+            );
         }
-        PoolCommand::List => manager.pools().and_then(|pools| {
+        PoolCommand::List => {
+            let pools = manager.pools()?;
             let workstations = manager.workstations()?;
             for pool in pools {
                 let members: Vec<&str> = pool
@@ -755,16 +944,16 @@ fn pool(manager: &Manager, printer: &Printer, command: &PoolCommand) -> Result<(
                     &format!("{:<20} {}", pool.name.as_str(), members.join(", ")),
                 );
             }
-            Ok(())
-        }),
-        PoolCommand::Remove { name } => manager.remove_pool(name).map(|()| {
+        }
+        PoolCommand::Remove { name } => {
+            manager.remove_pool(name).map_err(on_pool(name))?;
             printer.done(
                 json!({"pool": name, "removed": true}),
                 &format!("Pool {name} removed"),
             );
-        }),
-    };
-    result.map_err(|e| printer.error_text(&e))
+        }
+    }
+    Ok(Outcome::AllSucceeded)
 }
 
 /// The names of the operations available now, in the product's order.
@@ -838,23 +1027,14 @@ impl Printer {
         }
     }
 
-    /// Prints an inventory failure (no host involved) and returns its text for the exit path.
-    fn error_text(&self, error: &Error) -> String {
-        error.to_string()
-    }
-
-    /// Ends an inventory command: prints the failure if there was one.
-    fn simple(&self, result: Result<(), String>) -> Outcome {
-        match result {
-            Ok(()) => Outcome::AllSucceeded,
-            Err(message) => {
-                if self.json {
-                    self.emit(json!({"error": message}));
-                } else {
-                    eprintln!("amtctl: {message}");
-                }
-                Outcome::SomeFailed
-            }
+    /// Prints a command's own failure: the failure object with --json, otherwise a line on stderr.
+    fn command_failure(&self, failure: &Failure) {
+        if self.json {
+            self.emit(failure.json());
+        } else if let Some(host) = &failure.host {
+            eprintln!("amtctl: {host}: {}", failure.error.chain());
+        } else {
+            eprintln!("amtctl: {}", failure.error.chain());
         }
     }
 
@@ -991,5 +1171,44 @@ impl Printer {
         } else {
             Outcome::SomeFailed
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    use super::Cli;
+
+    /// The subcommands (by path) and arguments (as `path --id`) without help text.
+    fn undocumented(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+        for arg in command.get_arguments() {
+            if arg.get_help().is_none() {
+                missing.push(format!("{path} --{}", arg.get_id()));
+            }
+        }
+        for subcommand in command.get_subcommands() {
+            let path = format!("{path} {}", subcommand.get_name());
+            if subcommand.get_about().is_none() {
+                missing.push(path.clone());
+            }
+            undocumented(subcommand, &path, missing);
+        }
+    }
+
+    #[test]
+    fn every_subcommand_and_argument_has_help_text() {
+        let mut command = Cli::command();
+        // Building adds the generated --help, --version and `help` and propagates the global
+        // options, so they are checked too.
+        command.build();
+        command.clone().debug_assert();
+        let mut missing = Vec::new();
+        undocumented(&command, "amtctl", &mut missing);
+        assert!(missing.is_empty(), "no help text: {missing:?}");
+        assert!(
+            command.get_subcommands().count() > 10 && command.get_arguments().count() > 10,
+            "the walk saw the whole command"
+        );
     }
 }
