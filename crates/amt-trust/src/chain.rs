@@ -188,25 +188,40 @@ impl Walk<'_> {
     }
 
     /// Checks one signature; `None` once the budget is spent.
+    ///
+    /// When the provider knows both the signature algorithm and the key's algorithm but pairs
+    /// none of its algorithms with both (an RSA signature and an ECDSA key, say), the key is of
+    /// another family and cannot have made the signature: `Invalid`, so that a same-name CA of
+    /// another key type counts as foreign. `Unsupported` is left for an algorithm or key type
+    /// the provider does not know at all, where the walk cannot tell.
     fn check(&mut self, signed: SignedParts<'_>, key: &IssuerKey) -> Option<Signature> {
         self.budget = self.budget.checked_sub(1)?;
-        let mut supported = false;
-        for algorithm in self.algorithms.iter().filter(|a| {
-            a.signature_alg_id().as_ref() == signed.algorithm
-                && a.public_key_alg_id().as_ref() == key.algorithm.as_slice()
-        }) {
-            supported = true;
-            if algorithm
-                .verify_signature(&key.public_key, signed.tbs, signed.signature)
-                .is_ok()
-            {
-                return Some(Signature::Valid);
-            }
+        let signature_known = self
+            .algorithms
+            .iter()
+            .any(|a| a.signature_alg_id().as_ref() == signed.algorithm);
+        let key_known = self
+            .algorithms
+            .iter()
+            .any(|a| a.public_key_alg_id().as_ref() == key.algorithm.as_slice());
+        if !signature_known || !key_known {
+            return Some(Signature::Unsupported);
         }
-        Some(if supported {
-            Signature::Invalid
+        let valid = self
+            .algorithms
+            .iter()
+            .filter(|a| {
+                a.signature_alg_id().as_ref() == signed.algorithm
+                    && a.public_key_alg_id().as_ref() == key.algorithm.as_slice()
+            })
+            .any(|a| {
+                a.verify_signature(&key.public_key, signed.tbs, signed.signature)
+                    .is_ok()
+            });
+        Some(if valid {
+            Signature::Valid
         } else {
-            Signature::Unsupported
+            Signature::Invalid
         })
     }
 }

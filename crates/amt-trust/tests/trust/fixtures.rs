@@ -3,7 +3,7 @@
 
 use amt_trust::{NameMatch, TrustError};
 
-use crate::support::{Ca, NOW, data_cert, host, rsa_policy};
+use crate::support::{Ca, Leaf, NOW, data_cert, host, rsa_policy};
 
 #[test]
 fn rsa2048_leaf_is_trusted_for_its_three_names() {
@@ -83,11 +83,45 @@ fn two_cn_leaf_never_matches() {
 }
 
 #[test]
-fn rsa_leaf_against_an_ecdsa_root() {
+fn rsa_leaf_against_an_ecdsa_root_of_another_name() {
     let other = Ca::root("Provider CA").policy();
     let chain = [data_cert("rsa2048-leaf.pem")];
     assert_eq!(
         other.verify(&chain, &host("localhost"), NOW),
         Err(TrustError::RootMismatch)
+    );
+}
+
+#[test]
+fn rsa_leaf_against_an_ecdsa_root_of_the_same_name() {
+    // The leaf's issuer name is the pinned root's subject, but an ECDSA key cannot have made an
+    // RSA signature: another CA, not an unsupported algorithm.
+    let impostor = Ca::impostor_of_rsa_ca();
+    assert_eq!(
+        impostor.policy().root().subject(),
+        rsa_policy().root().subject()
+    );
+    let chain = [data_cert("rsa2048-leaf.pem")];
+    assert!(matches!(
+        impostor.policy().verify(&chain, &host("localhost"), NOW),
+        Err(TrustError::RootMismatch { .. })
+    ));
+}
+
+#[test]
+fn ecdsa_leaf_from_a_same_name_ecdsa_ca_against_the_rsa_root() {
+    let impostor = Ca::impostor_of_rsa_ca();
+    let leaf = impostor.issue(&Leaf::sans(&["localhost"]));
+    for chain in [leaf.chain(), vec![leaf.der.clone(), impostor.der()]] {
+        assert!(matches!(
+            rsa_policy().verify(&chain, &host("localhost"), NOW),
+            Err(TrustError::RootMismatch { .. })
+        ));
+    }
+    // The same leaf from the real RSA CA is trusted, so only the signer differs.
+    let genuine = Ca::committed_rsa().issue(&Leaf::sans(&["localhost"]));
+    assert_eq!(
+        rsa_policy().verify(&genuine.chain(), &host("localhost"), NOW),
+        Ok(NameMatch::SubjectAltName)
     );
 }

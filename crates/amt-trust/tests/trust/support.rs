@@ -22,8 +22,31 @@ pub(crate) struct Ca {
 impl Ca {
     /// A self-signed root CA.
     pub(crate) fn root(name: &str) -> Self {
+        Self::root_named(ca_params(name))
+    }
+
+    /// A self-signed ECDSA root CA with exactly the committed RSA-2048 test CA's subject.
+    pub(crate) fn impostor_of_rsa_ca() -> Self {
+        let mut params = ca_params("unused");
+        params.distinguished_name = rsa_ca_subject();
+        Self::root_named(params)
+    }
+
+    /// The committed RSA-2048 test CA, issuing with its committed key.
+    pub(crate) fn committed_rsa() -> Self {
+        let pem = String::from_utf8(data("rsa2048-ca.pem")).unwrap();
+        let key =
+            KeyPair::from_pem(&pem_from_begin(&data("rsa2048-ca.TEST-ONLY-KEY.pem"))).unwrap();
+        let issuer = Issuer::from_ca_cert_pem(&pem, key).unwrap();
+        Self {
+            der: data_cert("rsa2048-ca.pem"),
+            pem,
+            issuer,
+        }
+    }
+
+    fn root_named(params: CertificateParams) -> Self {
         let key = KeyPair::generate().unwrap();
-        let params = ca_params(name);
         let cert = params.self_signed(&key).unwrap();
         Self {
             der: cert.der().clone(),
@@ -99,6 +122,21 @@ impl Ca {
             key: PrivatePkcs8KeyDer::from(key.serialize_der()).into(),
         }
     }
+}
+
+/// The subject of the committed RSA-2048 test CA, attribute for attribute (UTF8String, O first).
+pub(crate) fn rsa_ca_subject() -> rcgen::DistinguishedName {
+    let mut name = rcgen::DistinguishedName::new();
+    name.push(DnType::OrganizationName, "amt-manager tests");
+    name.push(DnType::CommonName, "amt-trust test RSA-2048 root CA");
+    name
+}
+
+/// A committed key file from its BEGIN line on (the files start with a notice line).
+fn pem_from_begin(text: &[u8]) -> String {
+    let text = String::from_utf8(text.to_vec()).unwrap();
+    let begin = text.find("-----BEGIN").unwrap();
+    text[begin..].to_owned()
 }
 
 fn ca_params(name: &str) -> CertificateParams {
