@@ -15,6 +15,8 @@ use x509_cert::spki::SubjectPublicKeyInfoOwned;
 /// rsaEncryption and RSASSA-PSS public keys (RFC 8017) share the RSAPublicKey encoding.
 const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 const RSASSA_PSS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.10");
+/// id-ecPublicKey (RFC 5480), whose parameters name the curve.
+const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
 
 /// Deeper chains are not AMT's (which sends a leaf, at most an intermediate or two).
 const MAX_DEPTH: usize = 6;
@@ -44,6 +46,13 @@ impl IssuerKey {
             algorithm: contents(&spki.algorithm.to_der().ok()?)?.to_vec(),
             public_key: spki.subject_public_key.raw_bytes().to_vec(),
         })
+    }
+
+    /// Whether some algorithm takes keys of this key's type (size limits aside).
+    pub(crate) fn usable_with(&self, algorithms: &[&dyn SignatureVerificationAlgorithm]) -> bool {
+        algorithms
+            .iter()
+            .any(|a| a.public_key_alg_id().as_ref() == self.algorithm.as_slice())
     }
 }
 
@@ -200,11 +209,7 @@ impl Walk<'_> {
             .algorithms
             .iter()
             .any(|a| a.signature_alg_id().as_ref() == signed.algorithm);
-        let key_known = self
-            .algorithms
-            .iter()
-            .any(|a| a.public_key_alg_id().as_ref() == key.algorithm.as_slice());
-        if !signature_known || !key_known {
+        if !signature_known || !key.usable_with(self.algorithms) {
             return Some(Signature::Unsupported);
         }
         let valid = self
@@ -248,6 +253,34 @@ pub(crate) fn rsa_modulus_bits(spki: &SubjectPublicKeyInfoOwned) -> Option<Resul
         Some(bytes.len() * 8 - first.leading_zeros() as usize)
     });
     Some(bits.ok_or(()))
+}
+
+/// A key's type in words ("ECDSA P-521", "DSA"), with the OID when it is none we name.
+pub(crate) fn key_name(spki: &SubjectPublicKeyInfoOwned) -> String {
+    let oid = spki.algorithm.oid;
+    if oid == EC_PUBLIC_KEY {
+        let curve = spki
+            .algorithm
+            .parameters
+            .as_ref()
+            .and_then(|p| p.decode_as::<ObjectIdentifier>().ok());
+        return match curve.map(|c| c.to_string()).as_deref() {
+            Some("1.2.840.10045.3.1.7") => "ECDSA P-256".to_owned(),
+            Some("1.3.132.0.34") => "ECDSA P-384".to_owned(),
+            Some("1.3.132.0.35") => "ECDSA P-521".to_owned(),
+            Some(other) => format!("ECDSA on curve {other}"),
+            None => "ECDSA without a named curve".to_owned(),
+        };
+    }
+    let known = match oid.to_string().as_str() {
+        "1.2.840.113549.1.1.1" => "RSA",
+        "1.2.840.113549.1.1.10" => "RSASSA-PSS",
+        "1.2.840.10040.4.1" => "DSA",
+        "1.3.101.112" => "Ed25519",
+        "1.3.101.113" => "Ed448",
+        other => return format!("key algorithm {other}"),
+    };
+    known.to_owned()
 }
 
 /// The dotted OID (with a familiar name where we know one) of an AlgorithmIdentifier's

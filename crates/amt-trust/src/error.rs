@@ -72,6 +72,16 @@ pub enum TrustError {
         bits: usize,
     },
 
+    /// The provider CA's key is of a type or size the signature algorithms cannot verify with
+    /// (ECDSA P-521, DSA, RSA above 8192 bits, …): no certificate could ever chain to it.
+    #[error(
+        "the provider CA key ({key}) cannot verify certificates; it must be RSA of 2048 to 8192 bits, ECDSA P-256 or P-384, or Ed25519"
+    )]
+    RootUnusableKey {
+        /// The key's type (and size for RSA), e.g. "ECDSA P-521" or "RSA with 16384 bits".
+        key: String,
+    },
+
     // ----- Parsing a host.
     /// The text is not a valid FQDN, IPv4 or IPv6 address.
     #[error("invalid host {input:?}: {reason}")]

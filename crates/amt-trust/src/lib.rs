@@ -11,7 +11,9 @@
 //!
 //! Checked in this order; the first failure is the answer.
 //!
-//! 1. **One root.** The provider PEM holds exactly one certificate, a CA certificate, and it is
+//! 1. **One root.** The provider PEM holds exactly one certificate, a CA certificate whose key
+//!    the signature algorithms can verify with (RSA of 2048 to 8192 bits, ECDSA P-256 or P-384,
+//!    Ed25519; anything else is refused when it is loaded, not at the first handshake), and it is
 //!    the only trust anchor. A root the workstation sends in its chain is treated like any
 //!    other intermediate and anchors nothing. (Loading errors: [`TrustError::RootNotPem`] and
 //!    its siblings.)

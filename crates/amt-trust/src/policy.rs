@@ -30,7 +30,7 @@ impl TrustPolicy {
     pub fn new(root: ProviderRoot) -> Self {
         Self {
             root,
-            algorithms: rustls::crypto::ring::default_provider().signature_verification_algorithms,
+            algorithms: ring_algorithms(),
         }
     }
 
@@ -158,6 +158,12 @@ impl TrustPolicy {
             Lineage::FromRoot | Lineage::Unknown => reason,
         }
     }
+}
+
+/// The signature algorithms of rustls's ring provider, which both the policy and the root's key
+/// check use.
+pub(crate) fn ring_algorithms() -> WebPkiSupportedAlgorithms {
+    rustls::crypto::ring::default_provider().signature_verification_algorithms
 }
 
 fn malformed(error: &webpki::Error) -> TrustError {

@@ -5,7 +5,7 @@ use std::time::Duration;
 use amt_trust::{Host, ProviderRoot, TrustPolicy};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose, date_time_ymd,
+    KeyUsagePurpose, PublicKeyData, date_time_ymd,
 };
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, UnixTime};
 
@@ -74,6 +74,20 @@ impl Ca {
         }
     }
 
+    /// A CA certificate this CA issues for someone else's public key, which need not be a key
+    /// anyone holds (the provider root's own signature is never checked).
+    pub(crate) fn issue_ca_for(
+        &self,
+        name: &str,
+        key: &impl PublicKeyData,
+    ) -> CertificateDer<'static> {
+        ca_params(name)
+            .signed_by(key, &self.issuer)
+            .unwrap()
+            .der()
+            .clone()
+    }
+
     pub(crate) fn der(&self) -> CertificateDer<'static> {
         self.der.clone()
     }
@@ -137,6 +151,58 @@ fn pem_from_begin(text: &[u8]) -> String {
     let text = String::from_utf8(text.to_vec()).unwrap();
     let begin = text.find("-----BEGIN").unwrap();
     text[begin..].to_owned()
+}
+
+/// An RSA public key with a modulus of exactly `bits` bits that nobody has the private key of:
+/// enough for a certificate whose signatures are never checked, at any size, without the cost
+/// of generating a real key.
+pub(crate) struct FakeRsaKey(Vec<u8>);
+
+impl FakeRsaKey {
+    pub(crate) fn with_bits(bits: usize) -> Self {
+        assert!(bits >= 16);
+        // Top bit set, then 0x55 filler, odd. A leading zero keeps the INTEGER positive when the
+        // top bit is a byte's high bit, and only then (DER wants the minimal form).
+        let top = (bits - 1) % 8;
+        let mut modulus = if top == 7 { vec![0u8] } else { Vec::new() };
+        modulus.push(1 << top);
+        modulus.resize(modulus.len() + (bits - 1) / 8, 0x55);
+        if let Some(last) = modulus.last_mut() {
+            *last |= 1;
+        }
+        let mut body = der_tlv(0x02, &modulus);
+        body.extend(der_tlv(0x02, &[0x01, 0x00, 0x01]));
+        Self(der_tlv(0x30, &body))
+    }
+}
+
+impl PublicKeyData for FakeRsaKey {
+    fn der_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
+        &rcgen::PKCS_RSA_SHA256
+    }
+}
+
+/// One DER TLV with a definite length.
+pub(crate) fn der_tlv(tag: u8, contents: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let len = contents.len();
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes: Vec<u8> = len
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|&b| b == 0)
+            .collect();
+        out.push(0x80 | bytes.len() as u8);
+        out.extend(bytes);
+    }
+    out.extend_from_slice(contents);
+    out
 }
 
 fn ca_params(name: &str) -> CertificateParams {
