@@ -12,6 +12,8 @@ use rustls_pki_types::{CertificateDer, SignatureVerificationAlgorithm};
 use x509_cert::Certificate;
 use x509_cert::spki::SubjectPublicKeyInfoOwned;
 
+use crate::root::MIN_RSA_BITS;
+
 /// rsaEncryption and RSASSA-PSS public keys (RFC 8017) share the RSAPublicKey encoding.
 const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 const RSASSA_PSS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.10");
@@ -35,6 +37,8 @@ pub(crate) struct IssuerKey {
     algorithm: Vec<u8>,
     /// The subjectPublicKey bits.
     public_key: Vec<u8>,
+    /// The modulus size of an RSA key below the floor, whose signatures ring never checks.
+    weak_rsa_bits: Option<usize>,
 }
 
 impl IssuerKey {
@@ -45,6 +49,10 @@ impl IssuerKey {
             subject: tbs.subject().to_der().ok()?,
             algorithm: contents(&spki.algorithm.to_der().ok()?)?.to_vec(),
             public_key: spki.subject_public_key.raw_bytes().to_vec(),
+            weak_rsa_bits: match rsa_modulus_bits(spki) {
+                Some(Ok(bits)) if bits < MIN_RSA_BITS => Some(bits),
+                _ => None,
+            },
         })
     }
 
@@ -96,6 +104,13 @@ pub(crate) enum Lineage {
     FromRoot,
     /// No path does: the chain belongs to another CA.
     NotFromRoot,
+    /// A path leads to the root through an issuing CA whose RSA key has `bits` bits, below the
+    /// floor: ring checks no signature with such a key, so the link below it is taken on trust
+    /// (harmless, as the chain is refused either way; this only picks the reason).
+    WeakIssuer {
+        /// The weak key's modulus size.
+        bits: usize,
+    },
     /// A signature could not be checked (unsupported algorithm, unreadable certificate, budget
     /// spent), so the walk can't tell.
     Unknown,
@@ -157,6 +172,7 @@ pub(crate) fn lineage(
 impl Walk<'_> {
     fn from(&mut self, issuer: &[u8], signed: SignedParts<'_>, depth: usize) -> Lineage {
         let mut unknown = false;
+        let mut weak = None;
         if issuer == self.root.subject.as_slice() {
             match self.check(signed, self.root) {
                 Some(Signature::Valid) => return Lineage::FromRoot,
@@ -177,22 +193,31 @@ impl Walk<'_> {
                     candidate.issuer.clone(),
                     candidate.signed,
                 );
-                match self.check(signed, &key) {
-                    Some(Signature::Valid) => match self.from(&next_issuer, next_signed, depth + 1)
-                    {
-                        Lineage::FromRoot => return Lineage::FromRoot,
-                        Lineage::Unknown => unknown = true,
-                        Lineage::NotFromRoot => {}
+                let above = match key.weak_rsa_bits {
+                    // Its signature can't be checked; whether the weak CA itself is ours
+                    // decides between a weak key and another CA.
+                    Some(bits) => match self.from(&next_issuer, next_signed, depth + 1) {
+                        Lineage::FromRoot => Lineage::WeakIssuer { bits },
+                        other => other,
                     },
-                    Some(Signature::Unsupported) | None => unknown = true,
-                    Some(Signature::Invalid) => {}
+                    None => match self.check(signed, &key) {
+                        Some(Signature::Valid) => self.from(&next_issuer, next_signed, depth + 1),
+                        Some(Signature::Unsupported) | None => Lineage::Unknown,
+                        Some(Signature::Invalid) => Lineage::NotFromRoot,
+                    },
+                };
+                match above {
+                    Lineage::FromRoot => return Lineage::FromRoot,
+                    Lineage::WeakIssuer { bits } => weak = weak.or(Some(bits)),
+                    Lineage::Unknown => unknown = true,
+                    Lineage::NotFromRoot => {}
                 }
             }
         }
-        if unknown {
-            Lineage::Unknown
-        } else {
-            Lineage::NotFromRoot
+        match weak {
+            Some(bits) => Lineage::WeakIssuer { bits },
+            None if unknown => Lineage::Unknown,
+            None => Lineage::NotFromRoot,
         }
     }
 
@@ -323,6 +348,7 @@ mod tests {
             subject: vec![0x30, 0x00],
             algorithm: vec![],
             public_key: vec![],
+            weak_rsa_bits: None,
         };
         assert_eq!(lineage(b"junk", &[], &root, &[]), Lineage::Unknown);
     }

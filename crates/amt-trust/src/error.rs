@@ -147,7 +147,9 @@ pub enum TrustError {
     #[error("the certificate is a CA certificate, not a workstation certificate")]
     CaCertificateAsLeaf,
 
-    /// The leaf's RSA key is below 2048 bits (step 5).
+    /// The leaf's RSA key is below 2048 bits (step 5), or an issuing CA of the chain that
+    /// leads to the pinned root has such a key (found in step 2: ring checks no signature with
+    /// it).
     #[error("the certificate's RSA key has {bits} bits; at least 2048 are required")]
     WeakKey {
         /// The modulus size.

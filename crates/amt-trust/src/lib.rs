@@ -36,6 +36,9 @@
 //! 5. **Key size.** A leaf RSA key below 2048 bits is refused ([`TrustError::WeakKey`]). This
 //!    floor is applied on every transport, not only in legacy mode: ring would refuse such a
 //!    key's handshake signature anyway, and with RSA key exchange nothing else would check it.
+//!    An issuing CA below the floor breaks the chain already in step 2, as ring checks no
+//!    signature with its key; when that CA is itself certified by the pinned root, the answer
+//!    is [`TrustError::WeakKey`] too, not a root mismatch.
 //!
 //! [`TrustError::RootMismatch`] and [`TrustError::NameMismatch`] display the product's exact
 //! messages. Through rustls the error travels inside the `rustls::Error` (and the `io::Error`

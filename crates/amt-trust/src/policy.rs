@@ -113,9 +113,22 @@ impl TrustPolicy {
         intermediates: &[CertificateDer<'_>],
     ) -> TrustError {
         use webpki::Error as E;
+        let walk = || {
+            lineage(
+                leaf.as_ref(),
+                intermediates,
+                self.root.issuer_key(),
+                self.algorithms.all,
+            )
+        };
         let reason = match error {
+            // ring refuses every signature of an RSA key below 2048 bits as invalid; if that
+            // key is an issuing CA of ours, the key is what is wrong, not the CA.
             E::UnknownIssuer | E::InvalidSignatureForPublicKey | E::CertDistrusted => {
-                return TrustError::RootMismatch;
+                return match walk() {
+                    Lineage::WeakIssuer { bits } => TrustError::WeakKey { bits },
+                    _ => TrustError::RootMismatch,
+                };
             }
             E::CertExpired { time, not_after } => TrustError::Expired {
                 not_after,
@@ -148,14 +161,9 @@ impl TrustPolicy {
                 detail: describe(&other),
             },
         };
-        match lineage(
-            leaf.as_ref(),
-            intermediates,
-            self.root.issuer_key(),
-            self.algorithms.all,
-        ) {
+        match walk() {
             Lineage::NotFromRoot => TrustError::RootMismatch,
-            Lineage::FromRoot | Lineage::Unknown => reason,
+            Lineage::FromRoot | Lineage::WeakIssuer { .. } | Lineage::Unknown => reason,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! OpenSSL transport.
 
 use amt_trust::{NameMatch, TrustError};
+use der::{Decode, Encode};
 
 use crate::support::{Ca, Leaf, NOW, data_cert, host, rsa_policy};
 
@@ -124,4 +125,57 @@ fn ecdsa_leaf_from_a_same_name_ecdsa_ca_against_the_rsa_root() {
         rsa_policy().verify(&genuine.chain(), &host("localhost"), NOW),
         Ok(NameMatch::SubjectAltName)
     );
+}
+
+#[test]
+fn weak_rsa1024_intermediate_under_the_right_root_is_a_weak_key() {
+    let policy = rsa_policy();
+    let chain = [
+        data_cert("under-rsa1024-ca-leaf.pem"),
+        data_cert("rsa1024-intermediate-ca.pem"),
+    ];
+    match policy.verify(&chain, &host("localhost"), NOW) {
+        Err(error @ TrustError::WeakKey { bits: 1024 }) => assert_eq!(
+            error.to_string(),
+            "the certificate's RSA key has 1024 bits; at least 2048 are required"
+        ),
+        other => panic!("{other:?}"),
+    }
+    // Without the intermediate, nothing leads to the root.
+    assert!(matches!(
+        policy.verify(&chain[..1], &host("localhost"), NOW),
+        Err(TrustError::RootMismatch { .. })
+    ));
+}
+
+#[test]
+fn weak_intermediate_of_another_ca_is_a_root_mismatch() {
+    // The same weak key and subject, but certified by a foreign CA: nothing of ours.
+    let weak = data_cert("rsa1024-intermediate-ca.pem");
+    let parsed = x509_cert::Certificate::from_der(weak.as_ref()).unwrap();
+    let spki = parsed
+        .tbs_certificate()
+        .subject_public_key_info()
+        .to_der()
+        .unwrap();
+    let key = rcgen::SubjectPublicKeyInfo::from_der(&spki).unwrap();
+    let mut subject = rcgen::DistinguishedName::new();
+    subject.push(rcgen::DnType::OrganizationName, "amt-manager tests");
+    subject.push(
+        rcgen::DnType::CommonName,
+        "amt-trust test RSA-1024 intermediate CA",
+    );
+    let foreign = Ca::root("Other CA").issue_ca_named(subject, &key);
+    assert_eq!(
+        x509_cert::Certificate::from_der(foreign.as_ref())
+            .unwrap()
+            .tbs_certificate()
+            .subject(),
+        parsed.tbs_certificate().subject()
+    );
+    let chain = [data_cert("under-rsa1024-ca-leaf.pem"), foreign];
+    assert!(matches!(
+        rsa_policy().verify(&chain, &host("localhost"), NOW),
+        Err(TrustError::RootMismatch { .. })
+    ));
 }

@@ -81,11 +81,20 @@ impl Ca {
         name: &str,
         key: &impl PublicKeyData,
     ) -> CertificateDer<'static> {
-        ca_params(name)
-            .signed_by(key, &self.issuer)
-            .unwrap()
-            .der()
-            .clone()
+        let mut subject = rcgen::DistinguishedName::new();
+        subject.push(DnType::CommonName, name);
+        self.issue_ca_named(subject, key)
+    }
+
+    /// [`issue_ca_for`](Self::issue_ca_for) with a whole subject.
+    pub(crate) fn issue_ca_named(
+        &self,
+        subject: rcgen::DistinguishedName,
+        key: &impl PublicKeyData,
+    ) -> CertificateDer<'static> {
+        let mut params = ca_params("unused");
+        params.distinguished_name = subject;
+        params.signed_by(key, &self.issuer).unwrap().der().clone()
     }
 
     pub(crate) fn der(&self) -> CertificateDer<'static> {
