@@ -11,7 +11,7 @@ use x509_cert::Certificate;
 
 use crate::chain::lineage;
 use crate::host::Host;
-use crate::names::LeafNames;
+use crate::names::{CnFallback, LeafNames};
 use crate::policy::TrustPolicy;
 use crate::root::ProviderRoot;
 
@@ -53,7 +53,7 @@ pub fn leaf_der(data: &[u8]) {
         && let Ok(names) = LeafNames::of(&cert)
     {
         for host in &hosts {
-            let _ = names.match_host(host);
+            let _ = names.match_host(host, CnFallback::Allowed);
         }
         let _ = names.presented();
     }

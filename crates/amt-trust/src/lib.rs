@@ -32,7 +32,11 @@
 //!    used only if the subject has exactly one CN, written in ASCII without a wildcard; a CN
 //!    holding an IP address is compared as an address (`2001:db8::7` equals
 //!    `2001:0db8:0:0::7`). DNS names compare case-insensitively, ignoring a trailing dot.
-//!    Wildcards never match, in SANs or CN. Else [`TrustError::NameMismatch`].
+//!    Wildcards never match, in SANs or CN. The CN is not used at all when any CA of the
+//!    verified path, the pinned root included, has a nameConstraints extension: path
+//!    validation applies name constraints to SANs only, so a CN would slip past them. This is
+//!    deliberately simple and conservative: a CN inside the permitted names is refused too
+//!    under such a CA, where only a SAN can match. Else [`TrustError::NameMismatch`].
 //! 5. **Key size.** A leaf RSA key below 2048 bits is refused ([`TrustError::WeakKey`]). This
 //!    floor is applied on every transport, not only in legacy mode: ring would refuse such a
 //!    key's handshake signature anyway, and with RSA key exchange nothing else would check it.
@@ -54,8 +58,8 @@
 //!   must not look at the subject CN when the certificate has DNS SANs. This policy accepts a
 //!   matching CN even when SANs exist, because the product's rule is "CN *or* SAN", AMT
 //!   certificates are often CN-only (MeshCommander issues them without SANs), and the root is
-//!   the operator's own CA rather than a public one. It is also stricter than RFC 6125 in one
-//!   way: wildcards are never honoured.
+//!   the operator's own CA rather than a public one. It is also stricter than RFC 6125 in two
+//!   ways: wildcards are never honoured, and under name constraints the CN is never used.
 //! - RFC 5952 text form for IPv6 hosts.
 //!
 //! # Example

@@ -9,7 +9,7 @@ use x509_cert::Certificate;
 use crate::chain::{Lineage, algorithm_name, lineage, rsa_modulus_bits};
 use crate::error::TrustError;
 use crate::host::Host;
-use crate::names::{LeafNames, NameMatch};
+use crate::names::{CnFallback, LeafNames, NameMatch};
 use crate::root::{MIN_RSA_BITS, ProviderRoot};
 
 /// The trust policy of one deployment: its provider root, and the signature algorithms of
@@ -68,17 +68,21 @@ impl TrustPolicy {
     ) -> Result<NameMatch, TrustError> {
         let end_entity = EndEntityCert::try_from(leaf).map_err(|e| malformed(&e))?;
         // Steps 2 and 3 (and key usage): webpki path validation against the pinned anchor only.
-        if let Err(error) = end_entity.verify_for_usage(
-            self.algorithms.all,
-            std::slice::from_ref(self.root.anchor()),
-            intermediates,
-            now,
-            webpki::KeyUsage::server_auth(),
-            None,
-            None,
-        ) {
-            return Err(self.classify(error, leaf, intermediates));
-        }
+        let path = end_entity
+            .verify_for_usage(
+                self.algorithms.all,
+                std::slice::from_ref(self.root.anchor()),
+                intermediates,
+                now,
+                webpki::KeyUsage::server_auth(),
+                None,
+                None,
+            )
+            .map_err(|error| self.classify(error, leaf, intermediates))?;
+        let cn_fallback = CnFallback::for_path(
+            path.anchor().name_constraints.is_some(),
+            path.intermediate_certificates().map(|cert| cert.der()),
+        );
 
         // Step 4: the CN-or-SAN rule.
         let cert =
@@ -86,12 +90,13 @@ impl TrustPolicy {
                 detail: e.to_string(),
             })?;
         let names = LeafNames::of(&cert)?;
-        let matched = names
-            .match_host(host)
-            .ok_or_else(|| TrustError::NameMismatch {
-                host: host.clone(),
-                presented: names.presented(),
-            })?;
+        let matched =
+            names
+                .match_host(host, cn_fallback)
+                .ok_or_else(|| TrustError::NameMismatch {
+                    host: host.clone(),
+                    presented: names.presented(),
+                })?;
 
         // Step 5: RSA key floor. Always applied: rustls (ring) would refuse such a key's handshake
         // signature anyway, and with RSA key exchange (legacy OpenSSL) nothing else checks it.

@@ -204,6 +204,63 @@ fn chain_through_an_intermediate() {
 }
 
 #[test]
+fn name_constraints_bind_the_cn_fallback() {
+    // webpki applies an issuing CA's name constraints to SANs only, so a CN match under a
+    // constrained CA is never taken: the CN would bypass the constraint.
+    let root = Ca::root("Provider CA");
+    let constrained = root.intermediate_permitting("Corp issuing CA", ".corp.example");
+    let policy = root.policy();
+    let verify_under = |leaf: &Leaf, name: &str| {
+        let issued = constrained.issue(leaf);
+        policy.verify(&[issued.der.clone(), constrained.der()], &host(name), NOW)
+    };
+    assert!(is_name_mismatch(verify_under(
+        &Leaf::cn("ws.other.example"),
+        "ws.other.example"
+    )));
+    // Conservatively also a CN inside the permitted subtree.
+    assert!(is_name_mismatch(verify_under(
+        &Leaf::cn("ws.corp.example"),
+        "ws.corp.example"
+    )));
+    // A SAN inside the subtree is accepted, also beside a CN.
+    assert_eq!(
+        verify_under(&Leaf::sans(&["ws.corp.example"]), "ws.corp.example"),
+        Ok(NameMatch::SubjectAltName)
+    );
+    assert_eq!(
+        verify_under(
+            &Leaf::sans(&["ws.corp.example"]).with_cn("ws.other.example"),
+            "ws.corp.example"
+        ),
+        Ok(NameMatch::SubjectAltName)
+    );
+    // A SAN outside the subtree is webpki's to refuse.
+    assert!(matches!(
+        verify_under(&Leaf::sans(&["ws.other.example"]), "ws.other.example"),
+        Err(TrustError::Rejected { .. })
+    ));
+    // The same CN-only leaf from an unconstrained intermediate matches by CN.
+    let open = root.intermediate("Open issuing CA");
+    let leaf = open.issue(&Leaf::cn("ws.other.example"));
+    assert_eq!(
+        policy.verify(
+            &[leaf.der.clone(), open.der()],
+            &host("ws.other.example"),
+            NOW
+        ),
+        Ok(NameMatch::CommonName)
+    );
+    // Pinning the constrained CA itself: the anchor's constraints count too.
+    let leaf = constrained.issue(&Leaf::cn("ws.other.example"));
+    assert!(is_name_mismatch(constrained.policy().verify(
+        &leaf.chain(),
+        &host("ws.other.example"),
+        NOW
+    )));
+}
+
+#[test]
 fn a_root_sent_by_the_device_is_not_trusted() {
     let ours = Ca::root("Provider CA");
     let theirs = Ca::root("Device's own CA");

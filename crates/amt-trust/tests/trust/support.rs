@@ -62,10 +62,25 @@ impl Ca {
 
     /// An intermediate CA issued by this one, valid from 2000 until `(year, month, day)`.
     pub(crate) fn intermediate_until(&self, name: &str, (y, m, d): (i32, u8, u8)) -> Self {
-        let key = KeyPair::generate().unwrap();
         let mut params = ca_params(name);
         params.not_before = date_time_ymd(2000, 1, 1);
         params.not_after = date_time_ymd(y, m, d);
+        self.intermediate_with(params)
+    }
+
+    /// An intermediate CA issued by this one with a nameConstraints extension permitting only
+    /// the DNS names under `dns_subtree`.
+    pub(crate) fn intermediate_permitting(&self, name: &str, dns_subtree: &str) -> Self {
+        let mut params = ca_params(name);
+        params.name_constraints = Some(rcgen::NameConstraints {
+            permitted_subtrees: vec![rcgen::GeneralSubtree::DnsName(dns_subtree.to_owned())],
+            excluded_subtrees: vec![],
+        });
+        self.intermediate_with(params)
+    }
+
+    fn intermediate_with(&self, params: CertificateParams) -> Self {
+        let key = KeyPair::generate().unwrap();
         let cert = params.signed_by(&key, &self.issuer).unwrap();
         Self {
             der: cert.der().clone(),
