@@ -21,7 +21,9 @@
 //!    validation (rustls-webpki, ring signature algorithms: no SHA-1 or MD5 signatures, RSA
 //!    2048 to 8192 bits). Else [`TrustError::RootMismatch`] — also when the leaf is expired,
 //!    not yet valid or otherwise unsuitable *and* was issued by another CA: "wrong CA" wins,
-//!    decided by a signature-only walk from the leaf to the root.
+//!    decided by a signature-only walk from the leaf to the root. When the walk cannot read a
+//!    certificate and the refusal was about the validity period, path validation is asked
+//!    again at a moment inside that period, and an unknown issuer there is a root mismatch.
 //! 3. **Validity period** of every certificate of the path at the given time, else
 //!    [`TrustError::Expired`] or [`TrustError::NotYetValid`]. Path validation also refuses a CA
 //!    certificate as the leaf ([`TrustError::CaCertificateAsLeaf`]), an extended key usage

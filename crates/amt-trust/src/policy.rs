@@ -68,17 +68,9 @@ impl TrustPolicy {
     ) -> Result<NameMatch, TrustError> {
         let end_entity = EndEntityCert::try_from(leaf).map_err(|e| malformed(&e))?;
         // Steps 2 and 3 (and key usage): webpki path validation against the pinned anchor only.
-        let path = end_entity
-            .verify_for_usage(
-                self.algorithms.all,
-                std::slice::from_ref(self.root.anchor()),
-                intermediates,
-                now,
-                webpki::KeyUsage::server_auth(),
-                None,
-                None,
-            )
-            .map_err(|error| self.classify(error, leaf, intermediates))?;
+        let path = self
+            .validate_path(&end_entity, intermediates, now)
+            .map_err(|error| self.classify(error, &end_entity, leaf, intermediates))?;
         let cn_fallback = CnFallback::for_path(
             path.anchor().name_constraints.is_some(),
             path.intermediate_certificates().map(|cert| cert.der()),
@@ -109,15 +101,54 @@ impl TrustPolicy {
         }
     }
 
+    /// webpki path validation against the pinned anchor only, for TLS server use.
+    fn validate_path<'p>(
+        &'p self,
+        end_entity: &'p EndEntityCert<'p>,
+        intermediates: &'p [CertificateDer<'p>],
+        at: UnixTime,
+    ) -> Result<webpki::VerifiedPath<'p>, webpki::Error> {
+        end_entity.verify_for_usage(
+            self.algorithms.all,
+            std::slice::from_ref(self.root.anchor()),
+            intermediates,
+            at,
+            webpki::KeyUsage::server_auth(),
+            None,
+            None,
+        )
+    }
+
+    /// Whether webpki, asked at `at`, says the chain does not lead to the pinned root.
+    fn foreign_at(
+        &self,
+        end_entity: &EndEntityCert<'_>,
+        intermediates: &[CertificateDer<'_>],
+        at: UnixTime,
+    ) -> bool {
+        use webpki::Error as E;
+        matches!(
+            self.validate_path(end_entity, intermediates, at),
+            Err(E::UnknownIssuer | E::InvalidSignatureForPublicKey | E::CertDistrusted)
+        )
+    }
+
     /// Maps a webpki refusal to the policy's error, letting "wrong root" win over every reason
     /// webpki finds before it looks for the issuer.
     fn classify(
         &self,
         error: webpki::Error,
+        end_entity: &EndEntityCert<'_>,
         leaf: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
     ) -> TrustError {
         use webpki::Error as E;
+        // A moment at which the certificate webpki found out of date is valid.
+        let inside_validity = match &error {
+            E::CertExpired { not_after, .. } => Some(*not_after),
+            E::CertNotValidYet { not_before, .. } => Some(*not_before),
+            _ => None,
+        };
         let walk = || {
             lineage(
                 leaf.as_ref(),
@@ -168,7 +199,17 @@ impl TrustPolicy {
         };
         match walk() {
             Lineage::NotFromRoot => TrustError::RootMismatch,
-            Lineage::FromRoot | Lineage::WeakIssuer { .. } | Lineage::Unknown => reason,
+            Lineage::FromRoot | Lineage::WeakIssuer { .. } => reason,
+            // The walk could not read the chain (x509-cert is stricter than webpki in places,
+            // e.g. on serial numbers longer than 20 octets). For a validity refusal, DESIGN's
+            // method still works: ask webpki again at a moment the certificate is valid, when
+            // it goes on to look for the issuer.
+            Lineage::Unknown => match inside_validity {
+                Some(at) if self.foreign_at(end_entity, intermediates, at) => {
+                    TrustError::RootMismatch
+                }
+                _ => reason,
+            },
         }
     }
 }

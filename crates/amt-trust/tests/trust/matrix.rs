@@ -1,6 +1,7 @@
 //! The policy matrix of issue 5, with rcgen certificates, verified at a fixed time.
 
 use amt_trust::{NameMatch, PresentedName, TrustError};
+use der::Decode;
 use rcgen::ExtendedKeyUsagePurpose;
 
 use crate::support::{Ca, Leaf, NOW, host};
@@ -343,6 +344,47 @@ fn expired_leaf_from_a_foreign_root_is_a_root_mismatch() {
             .verify(&leaf.chain(), &host("ws01.example.com"), NOW),
         Err(TrustError::RootMismatch)
     );
+}
+
+#[test]
+fn out_of_date_leaf_the_walk_cannot_read() {
+    // webpki reads a 24-octet serial, x509-cert does not, so the signature-only walk can't
+    // tell whose leaf it is; asking webpki again inside the validity period can.
+    let ours = Ca::root("Provider CA");
+    let foreign = Ca::root("Other CA");
+    let impostor = Ca::root("Provider CA");
+    let ws01 = host("ws01.example.com");
+    let policy = ours.policy();
+    for leaf in [
+        Leaf::sans(&["ws01.example.com"]).expired().long_serial(),
+        Leaf::sans(&["ws01.example.com"])
+            .not_yet_valid()
+            .long_serial(),
+    ] {
+        let mine = ours.issue(&leaf);
+        assert!(
+            x509_cert::Certificate::from_der(mine.der.as_ref()).is_err(),
+            "x509-cert reads the long serial now; this test needs another unreadable leaf"
+        );
+        assert!(matches!(
+            policy.verify(&mine.chain(), &ws01, NOW),
+            Err(TrustError::Expired { .. } | TrustError::NotYetValid { .. })
+        ));
+        for other in [&foreign, &impostor] {
+            let theirs = other.issue(&leaf);
+            assert!(matches!(
+                policy.verify(&theirs.chain(), &ws01, NOW),
+                Err(TrustError::RootMismatch { .. })
+            ));
+        }
+    }
+    // Under an intermediate of ours, still ours.
+    let intermediate = ours.intermediate("Provider issuing CA");
+    let leaf = intermediate.issue(&Leaf::sans(&["ws01.example.com"]).expired().long_serial());
+    assert!(matches!(
+        policy.verify(&[leaf.der.clone(), intermediate.der()], &ws01, NOW),
+        Err(TrustError::Expired { .. })
+    ));
 }
 
 #[test]

@@ -154,6 +154,9 @@ impl Ca {
         if spec.ca {
             params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         }
+        if let Some(serial) = &spec.serial {
+            params.serial_number = Some(rcgen::SerialNumber::from_slice(serial));
+        }
         let cert = params.signed_by(&key, &self.issuer).unwrap();
         Issued {
             der: cert.der().clone(),
@@ -246,6 +249,7 @@ pub(crate) struct Leaf {
     pub(crate) not_after: Option<(i32, u8, u8)>,
     pub(crate) eku: Vec<ExtendedKeyUsagePurpose>,
     pub(crate) ca: bool,
+    pub(crate) serial: Option<Vec<u8>>,
 }
 
 impl Leaf {
@@ -272,6 +276,13 @@ impl Leaf {
     pub(crate) fn expired(mut self) -> Self {
         self.not_before = Some((2020, 1, 1));
         self.not_after = Some((2021, 1, 1));
+        self
+    }
+
+    /// A 24-octet serial number: RFC 5280 allows 20, webpki takes any length (as "non-conforming
+    /// CAs" exist), x509-cert refuses more than 21.
+    pub(crate) fn long_serial(mut self) -> Self {
+        self.serial = Some(vec![0x42; 24]);
         self
     }
 
