@@ -107,8 +107,16 @@ pub enum TrustError {
 
     /// The chain does not lead to the pinned provider root (policy step 2). Also reported for
     /// an expired or otherwise bad leaf that a foreign CA issued.
+    ///
+    /// The fields are for diagnostics (logs, `Debug`); the message stays the product's.
     #[error("AMT root certificate does not match Intel provider CA certificate")]
-    RootMismatch,
+    RootMismatch {
+        /// The issuer the leaf names, as an RFC 4514 string (`CN=…,O=…`); `None` when it can't
+        /// be read.
+        leaf_issuer: Option<String>,
+        /// The pinned provider root's subject, as an RFC 4514 string.
+        root: String,
+    },
 
     /// A certificate of the chain has expired (step 3).
     #[error("the certificate expired at {} (checked at {})", Moment(*not_after), Moment(*now))]
@@ -194,10 +202,16 @@ mod tests {
 
     #[test]
     fn product_messages_are_exact() {
+        let mismatch = TrustError::RootMismatch {
+            leaf_issuer: Some("CN=Other CA".into()),
+            root: "CN=Provider CA".into(),
+        };
         assert_eq!(
-            TrustError::RootMismatch.to_string(),
+            mismatch.to_string(),
             "AMT root certificate does not match Intel provider CA certificate"
         );
+        let shown = format!("{mismatch:?}");
+        assert!(shown.contains("CN=Other CA") && shown.contains("CN=Provider CA"));
         let host: Host = "amt.example".parse().unwrap();
         let mismatch = TrustError::NameMismatch {
             host,

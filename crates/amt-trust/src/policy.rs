@@ -1,10 +1,12 @@
 //! The trust policy: chain to the pinned root, validity, name, key size, in that order.
 
-use der::Decode;
+use der::asn1::AnyRef;
+use der::{Decode, Tag};
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls_pki_types::{CertificateDer, UnixTime};
 use webpki::EndEntityCert;
 use x509_cert::Certificate;
+use x509_cert::name::Name;
 
 use crate::chain::{Lineage, algorithm_name, lineage, rsa_modulus_bits};
 use crate::error::TrustError;
@@ -133,6 +135,19 @@ impl TrustPolicy {
         )
     }
 
+    /// A root mismatch naming the leaf's issuer and the pinned root.
+    fn root_mismatch(&self, end_entity: &EndEntityCert<'_>) -> TrustError {
+        // webpki hands out the issuer Name without its SEQUENCE header.
+        let leaf_issuer = AnyRef::new(Tag::Sequence, end_entity.issuer())
+            .and_then(|any| any.decode_as::<Name>())
+            .ok()
+            .map(|name| name.to_string());
+        TrustError::RootMismatch {
+            leaf_issuer,
+            root: self.root.subject().to_owned(),
+        }
+    }
+
     /// Maps a webpki refusal to the policy's error, letting "wrong root" win over every reason
     /// webpki finds before it looks for the issuer.
     fn classify(
@@ -163,7 +178,7 @@ impl TrustPolicy {
             E::UnknownIssuer | E::InvalidSignatureForPublicKey | E::CertDistrusted => {
                 return match walk() {
                     Lineage::WeakIssuer { bits } => TrustError::WeakKey { bits },
-                    _ => TrustError::RootMismatch,
+                    _ => self.root_mismatch(end_entity),
                 };
             }
             E::CertExpired { time, not_after } => TrustError::Expired {
@@ -198,7 +213,7 @@ impl TrustPolicy {
             },
         };
         match walk() {
-            Lineage::NotFromRoot => TrustError::RootMismatch,
+            Lineage::NotFromRoot => self.root_mismatch(end_entity),
             Lineage::FromRoot | Lineage::WeakIssuer { .. } => reason,
             // The walk could not read the chain (x509-cert is stricter than webpki in places,
             // e.g. on serial numbers longer than 20 octets). For a validity refusal, DESIGN's
@@ -206,7 +221,7 @@ impl TrustPolicy {
             // it goes on to look for the issuer.
             Lineage::Unknown => match inside_validity {
                 Some(at) if self.foreign_at(end_entity, intermediates, at) => {
-                    TrustError::RootMismatch
+                    self.root_mismatch(end_entity)
                 }
                 _ => reason,
             },

@@ -197,7 +197,7 @@ async fn foreign_root_refused_whatever_the_name() {
     let client = config(ours.policy());
     for name in ["127.0.0.1", "127.0.0.2"] {
         match refusal(&client, &host(name), address).await {
-            error @ TrustError::RootMismatch => assert_eq!(
+            error @ TrustError::RootMismatch { .. } => assert_eq!(
                 error.to_string(),
                 "AMT root certificate does not match Intel provider CA certificate"
             ),
@@ -218,10 +218,10 @@ async fn expired_leaf_from_the_right_and_from_a_foreign_root() {
     ));
     let foreign = Ca::root("Other CA").issue(&Leaf::sans(&["127.0.0.1"]).expired());
     let address = serve(foreign.chain(), foreign.key.clone_key(), BOTH).await;
-    assert_eq!(
+    assert!(matches!(
         refusal(&client, &host("127.0.0.1"), address).await,
-        TrustError::RootMismatch
-    );
+        TrustError::RootMismatch { .. }
+    ));
 }
 
 #[tokio::test]
@@ -263,10 +263,10 @@ async fn chain_through_an_intermediate() {
     .await;
     assert!(connect(&client, &host("127.0.0.1"), full).await.is_ok());
     let leaf_only = serve(leaf.chain(), leaf.key.clone_key(), BOTH).await;
-    assert_eq!(
+    assert!(matches!(
         refusal(&client, &host("127.0.0.1"), leaf_only).await,
-        TrustError::RootMismatch
-    );
+        TrustError::RootMismatch { .. }
+    ));
 }
 
 #[tokio::test]

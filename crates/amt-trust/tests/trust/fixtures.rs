@@ -4,7 +4,7 @@
 use amt_trust::{NameMatch, TrustError};
 use der::{Decode, Encode};
 
-use crate::support::{Ca, Leaf, NOW, data_cert, host, rsa_policy};
+use crate::support::{Ca, Leaf, NOW, data_cert, host, is_root_mismatch, rsa_policy};
 
 #[test]
 fn rsa2048_leaf_is_trusted_for_its_three_names() {
@@ -62,10 +62,11 @@ fn sha1_signed_leaf_is_unsupported() {
     }
     // Signed with SHA-1 by another CA: still the wrong root first.
     let other = Ca::root("Other CA").policy();
-    assert_eq!(
-        other.verify(&chain, &host("localhost"), NOW),
-        Err(TrustError::RootMismatch)
-    );
+    assert!(is_root_mismatch(&other.verify(
+        &chain,
+        &host("localhost"),
+        NOW
+    )));
 }
 
 #[test]
@@ -87,10 +88,11 @@ fn two_cn_leaf_never_matches() {
 fn rsa_leaf_against_an_ecdsa_root_of_another_name() {
     let other = Ca::root("Provider CA").policy();
     let chain = [data_cert("rsa2048-leaf.pem")];
-    assert_eq!(
-        other.verify(&chain, &host("localhost"), NOW),
-        Err(TrustError::RootMismatch)
-    );
+    assert!(is_root_mismatch(&other.verify(
+        &chain,
+        &host("localhost"),
+        NOW
+    )));
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use amt_trust::{Host, ProviderRoot, TrustPolicy};
+use amt_trust::{Host, ProviderRoot, TrustError, TrustPolicy};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose, PublicKeyData, date_time_ymd,
@@ -303,6 +303,11 @@ impl Issued {
     pub(crate) fn chain(&self) -> Vec<CertificateDer<'static>> {
         vec![self.der.clone()]
     }
+}
+
+/// Whether a verdict is a root mismatch, whatever its diagnostic fields.
+pub(crate) fn is_root_mismatch<T>(result: &Result<T, TrustError>) -> bool {
+    matches!(result, Err(TrustError::RootMismatch { .. }))
 }
 
 pub(crate) fn host(s: &str) -> Host {
