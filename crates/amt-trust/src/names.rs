@@ -179,6 +179,9 @@ fn dns_equal(presented: &str, host: &Host) -> bool {
     let Some(expected) = host.dns_name() else {
         return false;
     };
+    // Regression guards, unreachable today: a Host never holds '*' or non-ASCII, so such a
+    // name could not compare equal anyway. They keep "wildcards never match" true should
+    // matching ever grow wildcard or IDN logic.
     if !presented.is_ascii() || presented.contains('*') {
         return false;
     }
