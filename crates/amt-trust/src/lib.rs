@@ -100,6 +100,8 @@
 
 mod chain;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
 pub mod fuzz;
 mod host;
 mod names;

@@ -112,6 +112,11 @@ impl Ca {
         params.signed_by(key, &self.issuer).unwrap().der().clone()
     }
 
+    /// The CA's key pair.
+    pub(crate) fn key(&self) -> &KeyPair {
+        self.issuer.key()
+    }
+
     pub(crate) fn der(&self) -> CertificateDer<'static> {
         self.der.clone()
     }
