@@ -64,6 +64,12 @@
 //!   ways: wildcards are never honoured, and under name constraints the CN is never used.
 //! - RFC 5952 text form for IPv6 hosts.
 //!
+//! # Cargo features
+//!
+//! - `fuzzing` (off by default): the entry points the fuzz targets and the corpus replay tests
+//!   call. They verify against the committed test CA, whose private key is public, so no
+//!   product build should turn it on.
+//!
 //! # Example
 //!
 //! ```
