@@ -400,7 +400,11 @@ mod tests {
             username: "admin".into(),
         };
         assert!(!rejected.may_have_reached_device());
-        assert!(!Error::Trust(TrustError::RootMismatch).may_have_reached_device());
+        let mismatch = TrustError::RootMismatch {
+            leaf_issuer: None,
+            root: "CN=Provider CA".into(),
+        };
+        assert!(!Error::Trust(mismatch).may_have_reached_device());
         assert!(!Error::ClientCertificateRequired.may_have_reached_device());
     }
 

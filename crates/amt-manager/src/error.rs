@@ -270,7 +270,7 @@ pub(crate) fn from_trust(error: amt_trust::TrustError) -> Error {
     use amt_trust::TrustError as T;
     match error {
         T::NameMismatch { .. } => Error::NameMismatch { source: error },
-        T::RootMismatch => Error::RootMismatch { source: error },
+        T::RootMismatch { .. } => Error::RootMismatch { source: error },
         other => Error::CertificateInvalid {
             detail: other.to_string(),
             source: Some(other),

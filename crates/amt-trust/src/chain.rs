@@ -12,9 +12,13 @@ use rustls_pki_types::{CertificateDer, SignatureVerificationAlgorithm};
 use x509_cert::Certificate;
 use x509_cert::spki::SubjectPublicKeyInfoOwned;
 
+use crate::root::MIN_RSA_BITS;
+
 /// rsaEncryption and RSASSA-PSS public keys (RFC 8017) share the RSAPublicKey encoding.
 const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 const RSASSA_PSS: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.10");
+/// id-ecPublicKey (RFC 5480), whose parameters name the curve.
+const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
 
 /// Deeper chains are not AMT's (which sends a leaf, at most an intermediate or two).
 const MAX_DEPTH: usize = 6;
@@ -33,6 +37,8 @@ pub(crate) struct IssuerKey {
     algorithm: Vec<u8>,
     /// The subjectPublicKey bits.
     public_key: Vec<u8>,
+    /// The modulus size of an RSA key below the floor, whose signatures ring never checks.
+    weak_rsa_bits: Option<usize>,
 }
 
 impl IssuerKey {
@@ -43,7 +49,18 @@ impl IssuerKey {
             subject: tbs.subject().to_der().ok()?,
             algorithm: contents(&spki.algorithm.to_der().ok()?)?.to_vec(),
             public_key: spki.subject_public_key.raw_bytes().to_vec(),
+            weak_rsa_bits: match rsa_modulus_bits(spki) {
+                Some(Ok(bits)) if bits < MIN_RSA_BITS => Some(bits),
+                _ => None,
+            },
         })
+    }
+
+    /// Whether some algorithm takes keys of this key's type (size limits aside).
+    pub(crate) fn usable_with(&self, algorithms: &[&dyn SignatureVerificationAlgorithm]) -> bool {
+        algorithms
+            .iter()
+            .any(|a| a.public_key_alg_id().as_ref() == self.algorithm.as_slice())
     }
 }
 
@@ -87,6 +104,13 @@ pub(crate) enum Lineage {
     FromRoot,
     /// No path does: the chain belongs to another CA.
     NotFromRoot,
+    /// A path leads to the root through an issuing CA whose RSA key has `bits` bits, below the
+    /// floor: ring checks no signature with such a key, so the link below it is taken on trust
+    /// (harmless, as the chain is refused either way; this only picks the reason).
+    WeakIssuer {
+        /// The weak key's modulus size.
+        bits: usize,
+    },
     /// A signature could not be checked (unsupported algorithm, unreadable certificate, budget
     /// spent), so the walk can't tell.
     Unknown,
@@ -148,6 +172,7 @@ pub(crate) fn lineage(
 impl Walk<'_> {
     fn from(&mut self, issuer: &[u8], signed: SignedParts<'_>, depth: usize) -> Lineage {
         let mut unknown = false;
+        let mut weak = None;
         if issuer == self.root.subject.as_slice() {
             match self.check(signed, self.root) {
                 Some(Signature::Valid) => return Lineage::FromRoot,
@@ -168,45 +193,65 @@ impl Walk<'_> {
                     candidate.issuer.clone(),
                     candidate.signed,
                 );
-                match self.check(signed, &key) {
-                    Some(Signature::Valid) => match self.from(&next_issuer, next_signed, depth + 1)
-                    {
-                        Lineage::FromRoot => return Lineage::FromRoot,
-                        Lineage::Unknown => unknown = true,
-                        Lineage::NotFromRoot => {}
+                let above = match key.weak_rsa_bits {
+                    // Its signature can't be checked; whether the weak CA itself is ours
+                    // decides between a weak key and another CA.
+                    Some(bits) => match self.from(&next_issuer, next_signed, depth + 1) {
+                        Lineage::FromRoot => Lineage::WeakIssuer { bits },
+                        other => other,
                     },
-                    Some(Signature::Unsupported) | None => unknown = true,
-                    Some(Signature::Invalid) => {}
+                    None => match self.check(signed, &key) {
+                        Some(Signature::Valid) => self.from(&next_issuer, next_signed, depth + 1),
+                        Some(Signature::Unsupported) | None => Lineage::Unknown,
+                        Some(Signature::Invalid) => Lineage::NotFromRoot,
+                    },
+                };
+                match above {
+                    Lineage::FromRoot => return Lineage::FromRoot,
+                    Lineage::WeakIssuer { bits } => weak = weak.or(Some(bits)),
+                    Lineage::Unknown => unknown = true,
+                    Lineage::NotFromRoot => {}
                 }
             }
         }
-        if unknown {
-            Lineage::Unknown
-        } else {
-            Lineage::NotFromRoot
+        match weak {
+            Some(bits) => Lineage::WeakIssuer { bits },
+            None if unknown => Lineage::Unknown,
+            None => Lineage::NotFromRoot,
         }
     }
 
     /// Checks one signature; `None` once the budget is spent.
+    ///
+    /// When the provider knows both the signature algorithm and the key's algorithm but pairs
+    /// none of its algorithms with both (an RSA signature and an ECDSA key, say), the key is of
+    /// another family and cannot have made the signature: `Invalid`, so that a same-name CA of
+    /// another key type counts as foreign. `Unsupported` is left for an algorithm or key type
+    /// the provider does not know at all, where the walk cannot tell.
     fn check(&mut self, signed: SignedParts<'_>, key: &IssuerKey) -> Option<Signature> {
         self.budget = self.budget.checked_sub(1)?;
-        let mut supported = false;
-        for algorithm in self.algorithms.iter().filter(|a| {
-            a.signature_alg_id().as_ref() == signed.algorithm
-                && a.public_key_alg_id().as_ref() == key.algorithm.as_slice()
-        }) {
-            supported = true;
-            if algorithm
-                .verify_signature(&key.public_key, signed.tbs, signed.signature)
-                .is_ok()
-            {
-                return Some(Signature::Valid);
-            }
+        let signature_known = self
+            .algorithms
+            .iter()
+            .any(|a| a.signature_alg_id().as_ref() == signed.algorithm);
+        if !signature_known || !key.usable_with(self.algorithms) {
+            return Some(Signature::Unsupported);
         }
-        Some(if supported {
-            Signature::Invalid
+        let valid = self
+            .algorithms
+            .iter()
+            .filter(|a| {
+                a.signature_alg_id().as_ref() == signed.algorithm
+                    && a.public_key_alg_id().as_ref() == key.algorithm.as_slice()
+            })
+            .any(|a| {
+                a.verify_signature(&key.public_key, signed.tbs, signed.signature)
+                    .is_ok()
+            });
+        Some(if valid {
+            Signature::Valid
         } else {
-            Signature::Unsupported
+            Signature::Invalid
         })
     }
 }
@@ -233,6 +278,34 @@ pub(crate) fn rsa_modulus_bits(spki: &SubjectPublicKeyInfoOwned) -> Option<Resul
         Some(bytes.len() * 8 - first.leading_zeros() as usize)
     });
     Some(bits.ok_or(()))
+}
+
+/// A key's type in words ("ECDSA P-521", "DSA"), with the OID when it is none we name.
+pub(crate) fn key_name(spki: &SubjectPublicKeyInfoOwned) -> String {
+    let oid = spki.algorithm.oid;
+    if oid == EC_PUBLIC_KEY {
+        let curve = spki
+            .algorithm
+            .parameters
+            .as_ref()
+            .and_then(|p| p.decode_as::<ObjectIdentifier>().ok());
+        return match curve.map(|c| c.to_string()).as_deref() {
+            Some("1.2.840.10045.3.1.7") => "ECDSA P-256".to_owned(),
+            Some("1.3.132.0.34") => "ECDSA P-384".to_owned(),
+            Some("1.3.132.0.35") => "ECDSA P-521".to_owned(),
+            Some(other) => format!("ECDSA on curve {other}"),
+            None => "ECDSA without a named curve".to_owned(),
+        };
+    }
+    let known = match oid.to_string().as_str() {
+        "1.2.840.113549.1.1.1" => "RSA",
+        "1.2.840.113549.1.1.10" => "RSASSA-PSS",
+        "1.2.840.10040.4.1" => "DSA",
+        "1.3.101.112" => "Ed25519",
+        "1.3.101.113" => "Ed448",
+        other => return format!("key algorithm {other}"),
+    };
+    known.to_owned()
 }
 
 /// The dotted OID (with a familiar name where we know one) of an AlgorithmIdentifier's
@@ -275,6 +348,7 @@ mod tests {
             subject: vec![0x30, 0x00],
             algorithm: vec![],
             public_key: vec![],
+            weak_rsa_bits: None,
         };
         assert_eq!(lineage(b"junk", &[], &root, &[]), Lineage::Unknown);
     }

@@ -72,6 +72,16 @@ pub enum TrustError {
         bits: usize,
     },
 
+    /// The provider CA's key is of a type or size the signature algorithms cannot verify with
+    /// (ECDSA P-521, DSA, RSA above 8192 bits, …): no certificate could ever chain to it.
+    #[error(
+        "the provider CA key ({key}) cannot verify certificates; it must be RSA of 2048 to 8192 bits, ECDSA P-256 or P-384, or Ed25519"
+    )]
+    RootUnusableKey {
+        /// The key's type (and size for RSA), e.g. "ECDSA P-521" or "RSA with 16384 bits".
+        key: String,
+    },
+
     // ----- Parsing a host.
     /// The text is not a valid FQDN, IPv4 or IPv6 address.
     #[error("invalid host {input:?}: {reason}")]
@@ -97,8 +107,16 @@ pub enum TrustError {
 
     /// The chain does not lead to the pinned provider root (policy step 2). Also reported for
     /// an expired or otherwise bad leaf that a foreign CA issued.
+    ///
+    /// The fields are for diagnostics (logs, `Debug`); the message stays the product's.
     #[error("AMT root certificate does not match Intel provider CA certificate")]
-    RootMismatch,
+    RootMismatch {
+        /// The issuer the leaf names, as an RFC 4514 string (`CN=…,O=…`); `None` when it can't
+        /// be read.
+        leaf_issuer: Option<String>,
+        /// The pinned provider root's subject, as an RFC 4514 string.
+        root: String,
+    },
 
     /// A certificate of the chain has expired (step 3).
     #[error("the certificate expired at {} (checked at {})", Moment(*not_after), Moment(*now))]
@@ -137,7 +155,9 @@ pub enum TrustError {
     #[error("the certificate is a CA certificate, not a workstation certificate")]
     CaCertificateAsLeaf,
 
-    /// The leaf's RSA key is below 2048 bits (step 5).
+    /// The leaf's RSA key is below 2048 bits (step 5), or an issuing CA of the chain that
+    /// leads to the pinned root has such a key (found in step 2: ring checks no signature with
+    /// it).
     #[error("the certificate's RSA key has {bits} bits; at least 2048 are required")]
     WeakKey {
         /// The modulus size.
@@ -182,10 +202,16 @@ mod tests {
 
     #[test]
     fn product_messages_are_exact() {
+        let mismatch = TrustError::RootMismatch {
+            leaf_issuer: Some("CN=Other CA".into()),
+            root: "CN=Provider CA".into(),
+        };
         assert_eq!(
-            TrustError::RootMismatch.to_string(),
+            mismatch.to_string(),
             "AMT root certificate does not match Intel provider CA certificate"
         );
+        let shown = format!("{mismatch:?}");
+        assert!(shown.contains("CN=Other CA") && shown.contains("CN=Provider CA"));
         let host: Host = "amt.example".parse().unwrap();
         let mismatch = TrustError::NameMismatch {
             host,

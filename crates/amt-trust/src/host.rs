@@ -61,9 +61,14 @@ impl Host {
             return Err(invalid("it is empty"));
         }
         if let Some(inner) = text.strip_prefix('[') {
-            let inner = inner
-                .strip_suffix(']')
-                .ok_or_else(|| invalid("'[' without a closing ']'"))?;
+            let Some(inner) = inner.strip_suffix(']') else {
+                // "[::1]:16993", the URL form, is the likely slip here.
+                return Err(invalid(if inner.contains("]:") {
+                    "a port after ']'; give the IPv6 address alone and the port separately"
+                } else {
+                    "'[' without a closing ']'"
+                }));
+            };
             return inner
                 .parse::<Ipv6Addr>()
                 .map(|ip| Self::from_ip(IpAddr::V6(ip)))
@@ -308,7 +313,12 @@ mod tests {
         assert!(reason("01.02.03.04").contains("IPv4"));
         assert!(reason("127.1").contains("IPv4"));
         assert!(reason("[192.0.2.1]").contains("IPv6"));
-        assert!(reason("[::1").contains("']'"));
+        assert_eq!(reason("[::1"), "'[' without a closing ']'");
+        assert_eq!(
+            reason("[::1]:16993"),
+            "a port after ']'; give the IPv6 address alone and the port separately"
+        );
+        assert!(reason(" [2001:db8::7]:16992 ").contains("port separately"));
         assert!(reason("fe80::1%eth0").contains("zone"));
         assert!(reason("amt.example:16993").contains("port"));
         assert!(reason(&format!("{}.example", "a".repeat(64))).contains("63"));

@@ -11,7 +11,9 @@
 //!
 //! Checked in this order; the first failure is the answer.
 //!
-//! 1. **One root.** The provider PEM holds exactly one certificate, a CA certificate, and it is
+//! 1. **One root.** The provider PEM holds exactly one certificate, a CA certificate whose key
+//!    the signature algorithms can verify with (RSA of 2048 to 8192 bits, ECDSA P-256 or P-384,
+//!    Ed25519; anything else is refused when it is loaded, not at the first handshake), and it is
 //!    the only trust anchor. A root the workstation sends in its chain is treated like any
 //!    other intermediate and anchors nothing. (Loading errors: [`TrustError::RootNotPem`] and
 //!    its siblings.)
@@ -19,7 +21,9 @@
 //!    validation (rustls-webpki, ring signature algorithms: no SHA-1 or MD5 signatures, RSA
 //!    2048 to 8192 bits). Else [`TrustError::RootMismatch`] — also when the leaf is expired,
 //!    not yet valid or otherwise unsuitable *and* was issued by another CA: "wrong CA" wins,
-//!    decided by a signature-only walk from the leaf to the root.
+//!    decided by a signature-only walk from the leaf to the root. When the walk cannot read a
+//!    certificate and the refusal was about the validity period, path validation is asked
+//!    again at a moment inside that period, and an unknown issuer there is a root mismatch.
 //! 3. **Validity period** of every certificate of the path at the given time, else
 //!    [`TrustError::Expired`] or [`TrustError::NotYetValid`]. Path validation also refuses a CA
 //!    certificate as the leaf ([`TrustError::CaCertificateAsLeaf`]), an extended key usage
@@ -30,10 +34,17 @@
 //!    used only if the subject has exactly one CN, written in ASCII without a wildcard; a CN
 //!    holding an IP address is compared as an address (`2001:db8::7` equals
 //!    `2001:0db8:0:0::7`). DNS names compare case-insensitively, ignoring a trailing dot.
-//!    Wildcards never match, in SANs or CN. Else [`TrustError::NameMismatch`].
+//!    Wildcards never match, in SANs or CN. The CN is not used at all when any CA of the
+//!    verified path, the pinned root included, has a nameConstraints extension: path
+//!    validation applies name constraints to SANs only, so a CN would slip past them. This is
+//!    deliberately simple and conservative: a CN inside the permitted names is refused too
+//!    under such a CA, where only a SAN can match. Else [`TrustError::NameMismatch`].
 //! 5. **Key size.** A leaf RSA key below 2048 bits is refused ([`TrustError::WeakKey`]). This
 //!    floor is applied on every transport, not only in legacy mode: ring would refuse such a
 //!    key's handshake signature anyway, and with RSA key exchange nothing else would check it.
+//!    An issuing CA below the floor breaks the chain already in step 2, as ring checks no
+//!    signature with its key; when that CA is itself certified by the pinned root, the answer
+//!    is [`TrustError::WeakKey`] too, not a root mismatch.
 //!
 //! [`TrustError::RootMismatch`] and [`TrustError::NameMismatch`] display the product's exact
 //! messages. Through rustls the error travels inside the `rustls::Error` (and the `io::Error`
@@ -49,9 +60,15 @@
 //!   must not look at the subject CN when the certificate has DNS SANs. This policy accepts a
 //!   matching CN even when SANs exist, because the product's rule is "CN *or* SAN", AMT
 //!   certificates are often CN-only (MeshCommander issues them without SANs), and the root is
-//!   the operator's own CA rather than a public one. It is also stricter than RFC 6125 in one
-//!   way: wildcards are never honoured.
+//!   the operator's own CA rather than a public one. It is also stricter than RFC 6125 in two
+//!   ways: wildcards are never honoured, and under name constraints the CN is never used.
 //! - RFC 5952 text form for IPv6 hosts.
+//!
+//! # Cargo features
+//!
+//! - `fuzzing` (off by default): the entry points the fuzz targets and the corpus replay tests
+//!   call. They verify against the committed test CA, whose private key is public, so no
+//!   product build should turn it on.
 //!
 //! # Example
 //!
@@ -89,6 +106,8 @@
 
 mod chain;
 mod error;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
 pub mod fuzz;
 mod host;
 mod names;

@@ -1,15 +1,17 @@
 //! The trust policy: chain to the pinned root, validity, name, key size, in that order.
 
-use der::Decode;
+use der::asn1::AnyRef;
+use der::{Decode, Tag};
 use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls_pki_types::{CertificateDer, UnixTime};
 use webpki::EndEntityCert;
 use x509_cert::Certificate;
+use x509_cert::name::Name;
 
 use crate::chain::{Lineage, algorithm_name, lineage, rsa_modulus_bits};
 use crate::error::TrustError;
 use crate::host::Host;
-use crate::names::{LeafNames, NameMatch};
+use crate::names::{CnFallback, LeafNames, NameMatch};
 use crate::root::{MIN_RSA_BITS, ProviderRoot};
 
 /// The trust policy of one deployment: its provider root, and the signature algorithms of
@@ -30,7 +32,7 @@ impl TrustPolicy {
     pub fn new(root: ProviderRoot) -> Self {
         Self {
             root,
-            algorithms: rustls::crypto::ring::default_provider().signature_verification_algorithms,
+            algorithms: ring_algorithms(),
         }
     }
 
@@ -68,17 +70,13 @@ impl TrustPolicy {
     ) -> Result<NameMatch, TrustError> {
         let end_entity = EndEntityCert::try_from(leaf).map_err(|e| malformed(&e))?;
         // Steps 2 and 3 (and key usage): webpki path validation against the pinned anchor only.
-        if let Err(error) = end_entity.verify_for_usage(
-            self.algorithms.all,
-            std::slice::from_ref(self.root.anchor()),
-            intermediates,
-            now,
-            webpki::KeyUsage::server_auth(),
-            None,
-            None,
-        ) {
-            return Err(self.classify(error, leaf, intermediates));
-        }
+        let path = self
+            .validate_path(&end_entity, intermediates, now)
+            .map_err(|error| self.classify(error, &end_entity, leaf, intermediates))?;
+        let cn_fallback = CnFallback::for_path(
+            path.anchor().name_constraints.is_some(),
+            path.intermediate_certificates().map(|cert| cert.der()),
+        );
 
         // Step 4: the CN-or-SAN rule.
         let cert =
@@ -86,12 +84,13 @@ impl TrustPolicy {
                 detail: e.to_string(),
             })?;
         let names = LeafNames::of(&cert)?;
-        let matched = names
-            .match_host(host)
-            .ok_or_else(|| TrustError::NameMismatch {
-                host: host.clone(),
-                presented: names.presented(),
-            })?;
+        let matched =
+            names
+                .match_host(host, cn_fallback)
+                .ok_or_else(|| TrustError::NameMismatch {
+                    host: host.clone(),
+                    presented: names.presented(),
+                })?;
 
         // Step 5: RSA key floor. Always applied: rustls (ring) would refuse such a key's handshake
         // signature anyway, and with RSA key exchange (legacy OpenSSL) nothing else checks it.
@@ -104,18 +103,83 @@ impl TrustPolicy {
         }
     }
 
+    /// webpki path validation against the pinned anchor only, for TLS server use.
+    fn validate_path<'p>(
+        &'p self,
+        end_entity: &'p EndEntityCert<'p>,
+        intermediates: &'p [CertificateDer<'p>],
+        at: UnixTime,
+    ) -> Result<webpki::VerifiedPath<'p>, webpki::Error> {
+        end_entity.verify_for_usage(
+            self.algorithms.all,
+            std::slice::from_ref(self.root.anchor()),
+            intermediates,
+            at,
+            webpki::KeyUsage::server_auth(),
+            None,
+            None,
+        )
+    }
+
+    /// Whether webpki, asked at `at`, says the chain does not lead to the pinned root.
+    fn foreign_at(
+        &self,
+        end_entity: &EndEntityCert<'_>,
+        intermediates: &[CertificateDer<'_>],
+        at: UnixTime,
+    ) -> bool {
+        use webpki::Error as E;
+        matches!(
+            self.validate_path(end_entity, intermediates, at),
+            Err(E::UnknownIssuer | E::InvalidSignatureForPublicKey | E::CertDistrusted)
+        )
+    }
+
+    /// A root mismatch naming the leaf's issuer and the pinned root.
+    fn root_mismatch(&self, end_entity: &EndEntityCert<'_>) -> TrustError {
+        // webpki hands out the issuer Name without its SEQUENCE header.
+        let leaf_issuer = AnyRef::new(Tag::Sequence, end_entity.issuer())
+            .and_then(|any| any.decode_as::<Name>())
+            .ok()
+            .map(|name| name.to_string());
+        TrustError::RootMismatch {
+            leaf_issuer,
+            root: self.root.subject().to_owned(),
+        }
+    }
+
     /// Maps a webpki refusal to the policy's error, letting "wrong root" win over every reason
     /// webpki finds before it looks for the issuer.
     fn classify(
         &self,
         error: webpki::Error,
+        end_entity: &EndEntityCert<'_>,
         leaf: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
     ) -> TrustError {
         use webpki::Error as E;
+        // A moment at which the certificate webpki found out of date is valid.
+        let inside_validity = match &error {
+            E::CertExpired { not_after, .. } => Some(*not_after),
+            E::CertNotValidYet { not_before, .. } => Some(*not_before),
+            _ => None,
+        };
+        let walk = || {
+            lineage(
+                leaf.as_ref(),
+                intermediates,
+                self.root.issuer_key(),
+                self.algorithms.all,
+            )
+        };
         let reason = match error {
+            // ring refuses every signature of an RSA key below 2048 bits as invalid; if that
+            // key is an issuing CA of ours, the key is what is wrong, not the CA.
             E::UnknownIssuer | E::InvalidSignatureForPublicKey | E::CertDistrusted => {
-                return TrustError::RootMismatch;
+                return match walk() {
+                    Lineage::WeakIssuer { bits } => TrustError::WeakKey { bits },
+                    _ => self.root_mismatch(end_entity),
+                };
             }
             E::CertExpired { time, not_after } => TrustError::Expired {
                 not_after,
@@ -148,16 +212,27 @@ impl TrustPolicy {
                 detail: describe(&other),
             },
         };
-        match lineage(
-            leaf.as_ref(),
-            intermediates,
-            self.root.issuer_key(),
-            self.algorithms.all,
-        ) {
-            Lineage::NotFromRoot => TrustError::RootMismatch,
-            Lineage::FromRoot | Lineage::Unknown => reason,
+        match walk() {
+            Lineage::NotFromRoot => self.root_mismatch(end_entity),
+            Lineage::FromRoot | Lineage::WeakIssuer { .. } => reason,
+            // The walk could not read the chain (x509-cert is stricter than webpki in places,
+            // e.g. on serial numbers longer than 20 octets). For a validity refusal, DESIGN's
+            // method still works: ask webpki again at a moment the certificate is valid, when
+            // it goes on to look for the issuer.
+            Lineage::Unknown => match inside_validity {
+                Some(at) if self.foreign_at(end_entity, intermediates, at) => {
+                    self.root_mismatch(end_entity)
+                }
+                _ => reason,
+            },
         }
     }
+}
+
+/// The signature algorithms of rustls's ring provider, which both the policy and the root's key
+/// check use.
+pub(crate) fn ring_algorithms() -> WebPkiSupportedAlgorithms {
+    rustls::crypto::ring::default_provider().signature_verification_algorithms
 }
 
 fn malformed(error: &webpki::Error) -> TrustError {

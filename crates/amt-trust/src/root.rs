@@ -9,18 +9,22 @@ use sha2::{Digest, Sha256};
 use x509_cert::Certificate;
 use x509_cert::ext::pkix::{BasicConstraints, KeyUsage, KeyUsages};
 
-use crate::chain::{IssuerKey, rsa_modulus_bits};
+use crate::chain::{IssuerKey, key_name, rsa_modulus_bits};
 use crate::error::TrustError;
+use crate::policy::ring_algorithms;
 
 /// Keys below this many bits are refused, for the root and for leaves.
 pub(crate) const MIN_RSA_BITS: usize = 2048;
+/// The largest RSA modulus ring verifies signatures with.
+const MAX_RSA_BITS: usize = 8192;
 
 /// The Intel AMT provider root CA of a deployment, loaded from the PEM the operator uploaded
 /// or pasted.
 ///
 /// It must hold exactly one certificate, and that certificate must be a CA (basicConstraints
-/// `cA` set, and keyCertSign if it has a keyUsage extension) with an RSA key of at least 2048
-/// bits if RSA. It need not be self-signed: whatever it is, it is the only trust anchor. Its
+/// `cA` set, and keyCertSign if it has a keyUsage extension) with a key the signature
+/// algorithms can verify with: RSA of 2048 to 8192 bits, ECDSA P-256 or P-384, or Ed25519. It
+/// need not be self-signed: whatever it is, it is the only trust anchor. Its
 /// own validity period is not checked (as in webpki): the leaf's is.
 #[derive(Clone)]
 pub struct ProviderRoot {
@@ -39,7 +43,9 @@ impl ProviderRoot {
     /// ([`RootMissing`](TrustError::RootMissing)), several certificates
     /// ([`RootSeveral`](TrustError::RootSeveral)), any private key block, even beside the
     /// certificate ([`RootHasPrivateKey`](TrustError::RootHasPrivateKey)), broken PEM or DER,
-    /// and a certificate that is not a CA ([`RootNotCa`](TrustError::RootNotCa)).
+    /// a certificate that is not a CA ([`RootNotCa`](TrustError::RootNotCa)), and a key below
+    /// 2048 RSA bits ([`RootWeakKey`](TrustError::RootWeakKey)) or of a type or size nothing
+    /// could be verified with ([`RootUnusableKey`](TrustError::RootUnusableKey)).
     pub fn from_pem(pem: impl AsRef<[u8]>) -> Result<Self, TrustError> {
         let pem = pem.as_ref();
         let mut blocks = 0;
@@ -106,13 +112,29 @@ impl ProviderRoot {
         if !is_ca || !signs_certificates {
             return Err(TrustError::RootNotCa { subject });
         }
-        match rsa_modulus_bits(tbs.subject_public_key_info()) {
+        let spki = tbs.subject_public_key_info();
+        let rsa_bits = match rsa_modulus_bits(spki) {
             Some(Ok(bits)) if bits < MIN_RSA_BITS => return Err(TrustError::RootWeakKey { bits }),
+            Some(Ok(bits)) if bits > MAX_RSA_BITS => {
+                return Err(TrustError::RootUnusableKey {
+                    key: format!("RSA with {bits} bits"),
+                });
+            }
+            Some(Ok(bits)) => Some(bits),
             Some(Err(())) => return Err(unparsable("malformed RSA public key".to_owned())),
-            _ => {}
-        }
+            None => None,
+        };
         let issuer_key = IssuerKey::of(&cert)
             .ok_or_else(|| unparsable("unencodable subject or key".to_owned()))?;
+        // Refused now rather than at the first handshake, where every workstation would look
+        // like it belongs to another CA.
+        if !issuer_key.usable_with(ring_algorithms().all) {
+            let key = match rsa_bits {
+                Some(bits) => format!("RSA with {bits} bits and unusual algorithm parameters"),
+                None => key_name(spki),
+            };
+            return Err(TrustError::RootUnusableKey { key });
+        }
         let fingerprint = Sha256Fingerprint(Sha256::digest(der.as_ref()).into());
         Ok(Self {
             der,

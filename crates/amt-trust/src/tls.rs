@@ -225,11 +225,12 @@ mod tests {
 
     #[test]
     fn trust_errors_are_found_through_wrappers() {
-        let rustls_error = into_rustls(TrustError::RootMismatch);
-        assert_eq!(
-            trust_error_in_rustls(&rustls_error),
-            Some(&TrustError::RootMismatch)
-        );
+        let mismatch = TrustError::RootMismatch {
+            leaf_issuer: None,
+            root: "CN=Provider CA".into(),
+        };
+        let rustls_error = into_rustls(mismatch.clone());
+        assert_eq!(trust_error_in_rustls(&rustls_error), Some(&mismatch));
 
         let io_error = io::Error::new(
             io::ErrorKind::InvalidData,

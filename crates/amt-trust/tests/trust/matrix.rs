@@ -1,9 +1,10 @@
 //! The policy matrix of issue 5, with rcgen certificates, verified at a fixed time.
 
 use amt_trust::{NameMatch, PresentedName, TrustError};
+use der::Decode;
 use rcgen::ExtendedKeyUsagePurpose;
 
-use crate::support::{Ca, Leaf, NOW, host};
+use crate::support::{Ca, Leaf, NOW, host, is_root_mismatch};
 
 fn verify(ca: &Ca, leaf: &Leaf, name: &str) -> Result<NameMatch, TrustError> {
     let issued = ca.issue(leaf);
@@ -191,10 +192,7 @@ fn chain_through_an_intermediate() {
         Ok(NameMatch::SubjectAltName)
     );
     // Without the intermediate the leaf does not reach the root.
-    assert_eq!(
-        policy.verify(&leaf.chain(), &ws01, NOW),
-        Err(TrustError::RootMismatch)
-    );
+    assert!(is_root_mismatch(&policy.verify(&leaf.chain(), &ws01, NOW)));
     // Pinning the intermediate itself works too: the provider CA need not be self-signed.
     let pinned = intermediate.policy();
     assert_eq!(
@@ -204,15 +202,73 @@ fn chain_through_an_intermediate() {
 }
 
 #[test]
+fn name_constraints_bind_the_cn_fallback() {
+    // webpki applies an issuing CA's name constraints to SANs only, so a CN match under a
+    // constrained CA is never taken: the CN would bypass the constraint.
+    let root = Ca::root("Provider CA");
+    let constrained = root.intermediate_permitting("Corp issuing CA", ".corp.example");
+    let policy = root.policy();
+    let verify_under = |leaf: &Leaf, name: &str| {
+        let issued = constrained.issue(leaf);
+        policy.verify(&[issued.der.clone(), constrained.der()], &host(name), NOW)
+    };
+    assert!(is_name_mismatch(verify_under(
+        &Leaf::cn("ws.other.example"),
+        "ws.other.example"
+    )));
+    // Conservatively also a CN inside the permitted subtree.
+    assert!(is_name_mismatch(verify_under(
+        &Leaf::cn("ws.corp.example"),
+        "ws.corp.example"
+    )));
+    // A SAN inside the subtree is accepted, also beside a CN.
+    assert_eq!(
+        verify_under(&Leaf::sans(&["ws.corp.example"]), "ws.corp.example"),
+        Ok(NameMatch::SubjectAltName)
+    );
+    assert_eq!(
+        verify_under(
+            &Leaf::sans(&["ws.corp.example"]).with_cn("ws.other.example"),
+            "ws.corp.example"
+        ),
+        Ok(NameMatch::SubjectAltName)
+    );
+    // A SAN outside the subtree is webpki's to refuse.
+    assert!(matches!(
+        verify_under(&Leaf::sans(&["ws.other.example"]), "ws.other.example"),
+        Err(TrustError::Rejected { .. })
+    ));
+    // The same CN-only leaf from an unconstrained intermediate matches by CN.
+    let open = root.intermediate("Open issuing CA");
+    let leaf = open.issue(&Leaf::cn("ws.other.example"));
+    assert_eq!(
+        policy.verify(
+            &[leaf.der.clone(), open.der()],
+            &host("ws.other.example"),
+            NOW
+        ),
+        Ok(NameMatch::CommonName)
+    );
+    // Pinning the constrained CA itself: the anchor's constraints count too.
+    let leaf = constrained.issue(&Leaf::cn("ws.other.example"));
+    assert!(is_name_mismatch(constrained.policy().verify(
+        &leaf.chain(),
+        &host("ws.other.example"),
+        NOW
+    )));
+}
+
+#[test]
 fn a_root_sent_by_the_device_is_not_trusted() {
     let ours = Ca::root("Provider CA");
     let theirs = Ca::root("Device's own CA");
     let leaf = theirs.issue(&Leaf::sans(&["ws01.example.com"]));
     let chain = vec![leaf.der.clone(), theirs.der()];
-    assert_eq!(
-        ours.policy().verify(&chain, &host("ws01.example.com"), NOW),
-        Err(TrustError::RootMismatch)
-    );
+    assert!(is_root_mismatch(&ours.policy().verify(
+        &chain,
+        &host("ws01.example.com"),
+        NOW
+    )));
 }
 
 #[test]
@@ -221,14 +277,46 @@ fn foreign_root_with_right_and_wrong_name() {
     let foreign = Ca::root("Other CA");
     let leaf = foreign.issue(&Leaf::sans(&["ws01.example.com"]));
     let policy = ours.policy();
-    assert_eq!(
-        policy.verify(&leaf.chain(), &host("ws01.example.com"), NOW),
-        Err(TrustError::RootMismatch)
-    );
-    assert_eq!(
-        policy.verify(&leaf.chain(), &host("ws02.example.com"), NOW),
-        Err(TrustError::RootMismatch)
-    );
+    assert!(is_root_mismatch(&policy.verify(
+        &leaf.chain(),
+        &host("ws01.example.com"),
+        NOW
+    )));
+    assert!(is_root_mismatch(&policy.verify(
+        &leaf.chain(),
+        &host("ws02.example.com"),
+        NOW
+    )));
+}
+
+#[test]
+fn root_mismatch_names_the_leafs_issuer_and_the_root() {
+    let ours = Ca::root("Provider CA");
+    let foreign = Ca::root("Other CA");
+    let ws01 = host("ws01.example.com");
+    for leaf in [
+        Leaf::sans(&["ws01.example.com"]),
+        // Refused first as expired, and unreadable to x509-cert: the issuer is still named.
+        Leaf::sans(&["ws01.example.com"]).expired().long_serial(),
+    ] {
+        let issued = foreign.issue(&leaf);
+        match ours.policy().verify(&issued.chain(), &ws01, NOW) {
+            Err(error @ TrustError::RootMismatch { .. }) => {
+                assert_eq!(
+                    error,
+                    TrustError::RootMismatch {
+                        leaf_issuer: Some("CN=Other CA".into()),
+                        root: "CN=Provider CA".into(),
+                    }
+                );
+                assert_eq!(
+                    error.to_string(),
+                    "AMT root certificate does not match Intel provider CA certificate"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }
 
 #[test]
@@ -238,15 +326,13 @@ fn foreign_root_with_the_same_name_is_caught_by_signature() {
     let policy = ours.policy();
     let ws01 = host("ws01.example.com");
     let good = impostor.issue(&Leaf::sans(&["ws01.example.com"]));
-    assert_eq!(
-        policy.verify(&good.chain(), &ws01, NOW),
-        Err(TrustError::RootMismatch)
-    );
+    assert!(is_root_mismatch(&policy.verify(&good.chain(), &ws01, NOW)));
     let expired = impostor.issue(&Leaf::sans(&["ws01.example.com"]).expired());
-    assert_eq!(
-        policy.verify(&expired.chain(), &ws01, NOW),
-        Err(TrustError::RootMismatch)
-    );
+    assert!(is_root_mismatch(&policy.verify(
+        &expired.chain(),
+        &ws01,
+        NOW
+    )));
 }
 
 #[test]
@@ -281,11 +367,52 @@ fn expired_leaf_from_a_foreign_root_is_a_root_mismatch() {
     let ours = Ca::root("Provider CA");
     let foreign = Ca::root("Other CA");
     let leaf = foreign.issue(&Leaf::sans(&["ws01.example.com"]).expired());
-    assert_eq!(
-        ours.policy()
-            .verify(&leaf.chain(), &host("ws01.example.com"), NOW),
-        Err(TrustError::RootMismatch)
-    );
+    assert!(is_root_mismatch(&ours.policy().verify(
+        &leaf.chain(),
+        &host("ws01.example.com"),
+        NOW
+    )));
+}
+
+#[test]
+fn out_of_date_leaf_the_walk_cannot_read() {
+    // webpki reads a 24-octet serial, x509-cert does not, so the signature-only walk can't
+    // tell whose leaf it is; asking webpki again inside the validity period can.
+    let ours = Ca::root("Provider CA");
+    let foreign = Ca::root("Other CA");
+    let impostor = Ca::root("Provider CA");
+    let ws01 = host("ws01.example.com");
+    let policy = ours.policy();
+    for leaf in [
+        Leaf::sans(&["ws01.example.com"]).expired().long_serial(),
+        Leaf::sans(&["ws01.example.com"])
+            .not_yet_valid()
+            .long_serial(),
+    ] {
+        let mine = ours.issue(&leaf);
+        assert!(
+            x509_cert::Certificate::from_der(mine.der.as_ref()).is_err(),
+            "x509-cert reads the long serial now; this test needs another unreadable leaf"
+        );
+        assert!(matches!(
+            policy.verify(&mine.chain(), &ws01, NOW),
+            Err(TrustError::Expired { .. } | TrustError::NotYetValid { .. })
+        ));
+        for other in [&foreign, &impostor] {
+            let theirs = other.issue(&leaf);
+            assert!(matches!(
+                policy.verify(&theirs.chain(), &ws01, NOW),
+                Err(TrustError::RootMismatch { .. })
+            ));
+        }
+    }
+    // Under an intermediate of ours, still ours.
+    let intermediate = ours.intermediate("Provider issuing CA");
+    let leaf = intermediate.issue(&Leaf::sans(&["ws01.example.com"]).expired().long_serial());
+    assert!(matches!(
+        policy.verify(&[leaf.der.clone(), intermediate.der()], &ws01, NOW),
+        Err(TrustError::Expired { .. })
+    ));
 }
 
 #[test]
@@ -304,11 +431,11 @@ fn not_yet_valid() {
     }
     let foreign = Ca::root("Other CA");
     let leaf = foreign.issue(&Leaf::sans(&["ws01.example.com"]).not_yet_valid());
-    assert_eq!(
-        ours.policy()
-            .verify(&leaf.chain(), &host("ws01.example.com"), NOW),
-        Err(TrustError::RootMismatch)
-    );
+    assert!(is_root_mismatch(&ours.policy().verify(
+        &leaf.chain(),
+        &host("ws01.example.com"),
+        NOW
+    )));
 }
 
 #[test]
@@ -343,11 +470,11 @@ fn ca_certificate_used_as_leaf() {
     // A foreign CA certificate as leaf is first of all from the wrong CA.
     let foreign = Ca::root("Other CA");
     let foreign_leaf = foreign.issue(&leaf);
-    assert_eq!(
-        ours.policy()
-            .verify(&foreign_leaf.chain(), &host("ws01.example.com"), NOW),
-        Err(TrustError::RootMismatch)
-    );
+    assert!(is_root_mismatch(&ours.policy().verify(
+        &foreign_leaf.chain(),
+        &host("ws01.example.com"),
+        NOW
+    )));
 }
 
 #[test]
@@ -376,11 +503,11 @@ fn eku_client_auth_only() {
     // From a foreign CA, the wrong root wins.
     leaf.eku = vec![ExtendedKeyUsagePurpose::ClientAuth];
     let foreign = Ca::root("Other CA").issue(&leaf);
-    assert_eq!(
-        ours.policy()
-            .verify(&foreign.chain(), &host("ws01.example.com"), NOW),
-        Err(TrustError::RootMismatch)
-    );
+    assert!(is_root_mismatch(&ours.policy().verify(
+        &foreign.chain(),
+        &host("ws01.example.com"),
+        NOW
+    )));
 }
 
 #[test]

@@ -3,7 +3,7 @@
 use amt_trust::{ProviderRoot, TrustError};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
 
-use crate::support::{Ca, data};
+use crate::support::{Ca, FakeRsaKey, data};
 
 fn load(pem: &str) -> Result<ProviderRoot, TrustError> {
     ProviderRoot::from_pem(pem)
@@ -175,4 +175,73 @@ fn a_ca_flagged_certificate_that_cannot_sign_certificates() {
         load(&cert.pem()),
         Err(TrustError::RootNotCa { .. })
     ));
+}
+
+#[test]
+fn a_weak_rsa_key() {
+    let issuer = Ca::root("Some CA");
+    for bits in [1024, 2047] {
+        let root = issuer.issue_ca_for("Weak CA", &FakeRsaKey::with_bits(bits));
+        match ProviderRoot::from_der(root) {
+            Err(error @ TrustError::RootWeakKey { .. }) => {
+                assert_eq!(error, TrustError::RootWeakKey { bits });
+                assert_eq!(
+                    error.to_string(),
+                    format!(
+                        "the provider CA key is RSA with {bits} bits; at least 2048 are required"
+                    )
+                );
+            }
+            other => panic!("{bits}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn rsa_keys_from_2048_to_8192_bits_load() {
+    let issuer = Ca::root("Some CA");
+    for bits in [2048, 4096, 8192] {
+        let root = issuer.issue_ca_for("RSA CA", &FakeRsaKey::with_bits(bits));
+        assert!(ProviderRoot::from_der(root).is_ok(), "{bits}");
+    }
+}
+
+#[test]
+fn ecdsa_p384_and_ed25519_roots_load() {
+    for algorithm in [&rcgen::PKCS_ECDSA_P384_SHA384, &rcgen::PKCS_ED25519] {
+        let key = KeyPair::generate_for(algorithm).unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.distinguished_name.push(DnType::CommonName, "CA");
+        let cert = params.self_signed(&key).unwrap();
+        assert!(load(&cert.pem()).is_ok(), "{algorithm:?}");
+    }
+}
+
+#[test]
+fn a_key_nothing_can_be_verified_with() {
+    let issuer = Ca::root("Some CA");
+    let huge = issuer.issue_ca_for("Huge RSA CA", &FakeRsaKey::with_bits(8193));
+    let mut cases = vec![(
+        ProviderRoot::from_der(huge),
+        "RSA with 8193 bits".to_owned(),
+    )];
+    for (file, key) in [("p521-ca.pem", "ECDSA P-521"), ("dsa-ca.pem", "DSA")] {
+        cases.push((ProviderRoot::from_pem(data(file)), key.to_owned()));
+    }
+    for (result, key) in cases {
+        match result {
+            Err(error @ TrustError::RootUnusableKey { .. }) => {
+                assert_eq!(error, TrustError::RootUnusableKey { key: key.clone() });
+                assert_eq!(
+                    error.to_string(),
+                    format!(
+                        "the provider CA key ({key}) cannot verify certificates; it must be RSA of \
+                         2048 to 8192 bits, ECDSA P-256 or P-384, or Ed25519"
+                    )
+                );
+            }
+            other => panic!("{key}: {other:?}"),
+        }
+    }
 }
