@@ -104,8 +104,8 @@ pub use clock::{ManualClock, SystemClock, WallClock};
 pub use device::Timeouts;
 pub use error::{Error, ErrorChain};
 pub use manager::{
-    BulkProgress, BulkResult, Confirmation, DirectTarget, Manager, ManagerBuilder, ManagerOptions,
-    OperationOutcome, Targets, WorkstationStatus,
+    BulkProgress, BulkResult, Confirmation, DirectTarget, KeyRotation, Manager, ManagerBuilder,
+    ManagerOptions, OperationOutcome, Targets, WorkstationStatus,
 };
 pub use model::{Deployment, Pool, Workstation};
 pub use store::{MemoryStore, SqliteStore, Store};

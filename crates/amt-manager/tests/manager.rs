@@ -716,7 +716,13 @@ async fn key_rotation_reseals_every_record() {
             .expect("credentials");
     }
     let old_key = std::fs::read(&key).expect("key file");
-    let new_id = manager.rotate_vault_key().expect("rotate");
+    let rotation = manager.rotate_vault_key().expect("rotate");
+    assert!(
+        rotation.finished && rotation.unopenable.is_empty(),
+        "{rotation:?}"
+    );
+    assert_eq!(rotation.resealed, 2);
+    let new_id = rotation.key_id;
     assert_ne!(
         std::fs::read(&key).expect("key file"),
         old_key,

@@ -1,7 +1,9 @@
 //! One behaviour suite, run against every inventory implementation.
 
 use amt_manager::model::{DeploymentId, Name, NewWorkstation, WorkstationId, WorkstationSettings};
-use amt_manager::store::{MemoryStore, Record, SqliteStore, Store, StoreError, StoredCredentials};
+use amt_manager::store::{
+    MemoryStore, Record, Reseal, SqliteStore, Store, StoreError, StoredCredentials,
+};
 use amt_manager::vault::SealedSecret;
 use amt_trust::Host;
 
@@ -243,17 +245,38 @@ fn credentials_are_stored_replaced_cleared_and_resealed() {
             Err(StoreError::NotFound { .. })
         ));
 
-        store
-            .reseal_credentials(&[(ws.id, SealedSecret::from_bytes(b"three".to_vec()))])
-            .expect(kind);
+        let reseal = |id: WorkstationId, expected: &[u8], sealed: &[u8]| Reseal {
+            workstation: id,
+            expected: SealedSecret::from_bytes(expected.to_vec()),
+            sealed: SealedSecret::from_bytes(sealed.to_vec()),
+        };
+        assert_eq!(
+            store
+                .reseal_credentials(&[reseal(ws.id, b"two", b"three")])
+                .expect(kind),
+            [],
+            "{kind}"
+        );
         assert_eq!(
             store.all_credentials().expect(kind),
             vec![(ws.id, stored("operator", b"three"))]
         );
-        assert!(
+        // A record that changed since it was read (a password saved meanwhile) is kept, and so
+        // reported, as is one that is gone.
+        assert_eq!(
             store
-                .reseal_credentials(&[(WorkstationId(999), SealedSecret::from_bytes(vec![]))])
-                .is_err()
+                .reseal_credentials(&[
+                    reseal(ws.id, b"two", b"four"),
+                    reseal(WorkstationId(999), b"", b"x"),
+                ])
+                .expect(kind),
+            [ws.id, WorkstationId(999)],
+            "{kind}"
+        );
+        assert_eq!(
+            store.credentials(ws.id).expect(kind),
+            Some(stored("operator", b"three")),
+            "{kind}"
         );
 
         let mut settings = WorkstationSettings {
@@ -377,7 +400,7 @@ fn a_sqlite_file_keeps_everything_across_reopening() {
             .expect("send");
     }
     let store = SqliteStore::open(&path).expect("reopen");
-    assert_eq!(store.schema_version().expect("version"), 1);
+    assert_eq!(store.schema_version().expect("version"), 2);
     assert_eq!(store.workstations().expect("list").len(), 1);
     assert_eq!(
         store
