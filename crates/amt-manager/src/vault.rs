@@ -651,6 +651,86 @@ mod tests {
     }
 
     #[test]
+    fn empty_or_cut_short_key_files_are_refused_as_incomplete() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vault.key");
+        VaultKey::from_bytes([0x5a; 32])
+            .write_new_file(&path)
+            .unwrap();
+        let whole = std::fs::read_to_string(&path).unwrap();
+        for cut in [0, 10, KEY_FILE_HEADER.len() + 1, whole.len() - 10] {
+            std::fs::write(&path, &whole[..cut]).unwrap();
+            match Vault::open_key_file(&path) {
+                Err(error @ VaultError::KeyFileIncomplete { .. }) => assert_eq!(
+                    error.to_string(),
+                    format!(
+                        "key file {} is empty or incomplete; if no credentials were ever \
+                         sealed with it, remove it and a new key is made",
+                        path.display()
+                    )
+                ),
+                other => panic!("{cut} bytes: {other:?}"),
+            }
+        }
+        std::fs::write(&path, &whole).unwrap();
+        assert!(Vault::open_key_file(&path).is_ok(), "the whole file opens");
+    }
+
+    #[test]
+    fn a_key_file_is_never_overwritten_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vault.key");
+        let first = VaultKey::from_bytes([1; 32]);
+        first.write_new_file(&path).unwrap();
+        match VaultKey::from_bytes([2; 32]).write_new_file(&path) {
+            Err(VaultError::KeyFileIo { source, .. }) => {
+                assert_eq!(source.kind(), std::io::ErrorKind::AlreadyExists);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(VaultKey::read_file(&path).unwrap().id(), first.id());
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["vault.key"]);
+    }
+
+    #[test]
+    fn the_loser_of_a_creation_race_uses_the_winners_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vault.key");
+        let winner = VaultKey::from_bytes([3; 32]);
+        // The winner's file appears between the loser's failed read and its own creation.
+        let vault = Vault::open_or_create(&path, |key| {
+            winner.write_new_file(&path)?;
+            key.write_new_file(&path)
+        })
+        .unwrap();
+        assert_eq!(vault.current_key().id(), winner.id());
+    }
+
+    #[test]
+    fn processes_creating_one_key_file_at_once_agree_on_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vault.key");
+        let start = std::sync::Barrier::new(8);
+        let ids: Vec<KeyId> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..8)
+                .map(|_| {
+                    scope.spawn(|| {
+                        start.wait();
+                        Vault::open_key_file(&path).unwrap().current_key().id()
+                    })
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join().unwrap()).collect()
+        });
+        assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
     fn debug_output_shows_no_key_or_password() {
         let key = VaultKey::from_bytes([0xAB; 32]);
         let debug = format!("{key:?} {:?}", Vault::new(key.clone()));
