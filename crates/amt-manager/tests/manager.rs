@@ -1024,3 +1024,302 @@ async fn only_the_most_recently_used_connections_stay_open() {
         "and kept its digest nonce"
     );
 }
+
+/// Waits (briefly, polling) until `done` holds.
+async fn wait_until(what: &str, done: impl Fn() -> bool) {
+    for _ in 0..1_000 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("gave up waiting until {what}");
+}
+
+/// Options for a lab whose devices stall: short timeouts, no confirmation.
+fn stalling_options() -> ManagerOptions {
+    let mut options = options();
+    options.timeouts = Timeouts::uniform(Duration::from_millis(500));
+    options.confirmation = None;
+    options
+}
+
+#[tokio::test]
+async fn a_second_run_on_a_busy_workstation_is_refused_as_in_progress() {
+    let mut lab = Lab::with_options(stalling_options());
+    let i = lab.add_managed("ws-1", device_config()).await;
+    lab.devices[i].inject(FaultRule::on_reads(Fault::Stall, 1));
+    let first = tokio::spawn({
+        let manager = lab.manager.clone();
+        async move { manager.run("ws-1", PowerOperation::Reset).await }
+    });
+    let device = &lab.devices[i];
+    wait_until("the first run reads the state", || {
+        device.counters().faults == 1
+    })
+    .await;
+    assert_error(
+        lab.manager.run("ws-1", PowerOperation::PowerOff).await,
+        "operation_in_progress",
+        "Another power operation on this workstation is in progress",
+    );
+    assert_eq!(
+        first.await.expect("task").unwrap_err().kind(),
+        "network_timeout"
+    );
+    assert_eq!(device.counters().total_invokes(), 0);
+    lab.manager
+        .run("ws-1", PowerOperation::Reset)
+        .await
+        .expect("free again, with no cooldown: nothing was sent");
+}
+
+#[tokio::test]
+async fn an_unreadable_inventory_is_the_inventory_row() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("inventory.db");
+    std::fs::write(&db, vec![0x5a; 8192]).expect("garbage");
+    assert_error(
+        Manager::open(&db, &dir.path().join("vault.key")),
+        "inventory",
+        "The inventory could not be read or written: the inventory database failed: file is \
+         not a database",
+    );
+}
+
+#[tokio::test]
+async fn an_altered_credential_record_is_the_vault_row() {
+    let mut lab = Lab::new();
+    lab.add_managed("ws-1", device_config()).await;
+    let store = lab.manager.store();
+    let ws = lab.manager.workstation("ws-1").expect("ws");
+    let mut stored = store.credentials(ws.id).expect("read").expect("stored");
+    let mut bytes = stored.sealed.as_bytes().to_vec();
+    *bytes.last_mut().expect("bytes") ^= 1;
+    stored.sealed = amt_manager::vault::SealedSecret::from_bytes(bytes);
+    store.set_credentials(ws.id, &stored).expect("write");
+    assert_error(
+        lab.manager.status("ws-1").await,
+        "vault",
+        "Stored credentials could not be used: the stored credentials do not decrypt (altered, \
+         or moved from another workstation)",
+    );
+}
+
+#[tokio::test]
+async fn a_restart_that_does_not_come_back_on_by_the_deadline_is_unconfirmed() {
+    let mut options = options();
+    options.confirmation = Some(Confirmation {
+        deadline: Duration::from_millis(200),
+        interval: Duration::from_millis(20),
+    });
+    let mut lab = Lab::with_options(options);
+    let mut stuck = device_config();
+    // The power cycle goes down at once and would come back after a minute.
+    stuck.timing.change_delay = Duration::from_secs(60);
+    lab.add_managed("stuck", stuck).await;
+    let outcome = lab
+        .manager
+        .run("stuck", PowerOperation::PowerCycle)
+        .await
+        .expect("run");
+    assert!(outcome.accepted());
+    assert_eq!(outcome.state_after, Some(PowerState::PowerCycleOffSoft));
+    assert_eq!(
+        outcome.confirmed,
+        Some(false),
+        "it went down but was not seen on again"
+    );
+}
+
+#[tokio::test]
+async fn a_confirmation_deadline_too_far_to_represent_means_no_deadline() {
+    let mut options = options();
+    options.confirmation = Some(Confirmation {
+        deadline: Duration::MAX,
+        interval: Duration::from_millis(20),
+    });
+    let mut lab = Lab::with_options(options);
+    lab.add_managed("ws-1", device_config()).await;
+    let outcome = lab
+        .manager
+        .run("ws-1", PowerOperation::Reset)
+        .await
+        .expect("run");
+    assert_eq!(outcome.confirmed, Some(true));
+}
+
+#[tokio::test]
+async fn a_firmware_update_refreshes_the_cached_version() {
+    let mut lab = Lab::new();
+    lab.add_managed("ws-1", device_config()).await;
+    let ws = lab.manager.workstation("ws-1").expect("ws");
+    // The cache says AMT 9 (read before an update); the workstation now runs 16.1.25.
+    lab.manager
+        .store()
+        .set_amt_version(ws.id, Some("9.0.1"))
+        .expect("stale version");
+    lab.manager
+        .run("ws-1", PowerOperation::GracefulRestart)
+        .await
+        .expect("AMT 16 runs a graceful restart");
+    assert_eq!(
+        lab.manager
+            .workstation("ws-1")
+            .expect("ws")
+            .amt_version
+            .map(|v| v.to_string())
+            .as_deref(),
+        Some("16.1.25")
+    );
+}
+
+#[tokio::test]
+async fn moving_a_workstation_forgets_its_version() {
+    let mut lab = Lab::new();
+    lab.add_managed("ws-1", device_config()).await;
+    let cached = |lab: &Lab| lab.manager.workstation("ws-1").expect("ws").amt_version;
+    assert!(cached(&lab).is_some());
+    lab.manager
+        .update_workstation("ws-1", Some("ws-one"), None, None)
+        .expect("rename");
+    lab.manager
+        .update_workstation("ws-one", Some("ws-1"), None, None)
+        .expect("rename back");
+    assert!(cached(&lab).is_some(), "a new name is the same device");
+    lab.manager
+        .update_workstation("ws-1", None, Some("localhost"), None)
+        .expect("new host");
+    assert_eq!(cached(&lab), None);
+}
+
+#[tokio::test]
+async fn a_send_time_ahead_of_the_clock_holds_the_workstation_one_period() {
+    let mut lab = Lab::new();
+    let i = lab.add_managed("ws-1", device_config()).await;
+    let key = lab.manager.workstation("ws-1").expect("ws").device_key();
+    // Written by a host whose clock runs an hour ahead (or before this clock was stepped back).
+    lab.manager
+        .store()
+        .record_power_send(&key, 1_800_000_000_000 + 3_600_000)
+        .expect("send");
+    assert_error(
+        lab.manager.run("ws-1", PowerOperation::Reset).await,
+        "cooling_down",
+        "A power operation was sent to this workstation 0 s ago; the next is allowed in 20 s",
+    );
+    lab.clock.advance(Duration::from_millis(19_999));
+    assert_error(
+        lab.manager.run("ws-1", PowerOperation::Reset).await,
+        "cooling_down",
+        "A power operation was sent to this workstation 19 s ago; the next is allowed in 1 s",
+    );
+    lab.clock.advance(Duration::from_millis(1));
+    lab.manager
+        .run("ws-1", PowerOperation::Reset)
+        .await
+        .expect("20 s after the send was first seen");
+    assert_eq!(lab.devices[i].counters().total_invokes(), 1);
+}
+
+#[tokio::test]
+async fn a_send_that_may_have_reached_the_device_keeps_the_cooldown() {
+    let mut lab = Lab::with_options(stalling_options());
+    let stalled = lab.add_managed("stalled", device_config()).await;
+    let dropped = lab.add_managed("dropped", device_config()).await;
+    lab.devices[stalled].inject(FaultRule::on_power_changes(Fault::Stall, 1));
+    lab.devices[dropped].inject(FaultRule::on_power_changes(Fault::DropConnection, 1));
+    let m = &lab.manager;
+    assert_error(
+        m.run("stalled", PowerOperation::Reset).await,
+        "network_timeout",
+        "Network timeout occurred",
+    );
+    assert_eq!(
+        m.run("dropped", PowerOperation::Reset)
+            .await
+            .unwrap_err()
+            .kind(),
+        "unreachable"
+    );
+    for name in ["stalled", "dropped"] {
+        assert_eq!(
+            m.run(name, PowerOperation::Reset).await.unwrap_err().kind(),
+            "cooling_down",
+            "{name}"
+        );
+    }
+    // The stalled device received the request (and would never answer); the other acted on it.
+    assert_eq!(lab.devices[stalled].counters().faults, 1);
+    assert_eq!(lab.devices[dropped].counters().total_invokes(), 1);
+}
+
+#[tokio::test]
+async fn a_power_change_refused_with_a_401_withdraws_its_send() {
+    let mut options = options();
+    options.timeouts = Timeouts::uniform(Duration::from_secs(5));
+    options.confirmation = None;
+    let mut lab = Lab::with_options(options);
+    let mut config = device_config();
+    config.clock = amt_sim::SimClock::manual();
+    let i = lab.add_managed("ws-1", config).await;
+    let device = &lab.devices[i];
+    let key = lab.manager.workstation("ws-1").expect("ws").device_key();
+
+    // The run's state read is answered late; meanwhile someone locks logins with wrong
+    // passwords, so that the power change itself is answered 401.
+    device.inject(FaultRule::on_reads(
+        Fault::Latency(Duration::from_millis(1_500)),
+        1,
+    ));
+    let run = tokio::spawn({
+        let manager = lab.manager.clone();
+        async move { manager.run("ws-1", PowerOperation::Reset).await }
+    });
+    wait_until("the run reads the state", || device.counters().faults == 1).await;
+    let intruder = Manager::builder()
+        .store(MemoryStore::new())
+        .vault_key(VaultKey::generate().expect("key"))
+        .build()
+        .expect("manager");
+    let mut wrong = direct_to(device.addr().port(), &lab.ca, false);
+    wrong.password = SecretString::from("wrong");
+    while device.counters().failed_logins < 10 {
+        intruder
+            .validate_direct(wrong.clone())
+            .await
+            .expect_err("wrong password");
+    }
+    assert_eq!(
+        run.await.expect("task").unwrap_err().kind(),
+        "credentials_invalid"
+    );
+    assert!(device.counters().lockout_refusals >= 1);
+    assert_eq!(device.counters().total_invokes(), 0, "AMT did not act");
+    assert_eq!(
+        lab.manager.store().last_power_send(&key).expect("store"),
+        None,
+        "the send was withdrawn"
+    );
+
+    // Once the lockout is over, the next run is not cooling down.
+    device.clock().advance(Duration::from_secs(6));
+    lab.manager
+        .run("ws-1", PowerOperation::Reset)
+        .await
+        .expect("no cooldown");
+    assert_eq!(device.counters().total_invokes(), 1);
+}
+
+#[tokio::test]
+async fn debug_output_of_a_manager_with_live_sessions_shows_no_password() {
+    let mut lab = Lab::new();
+    lab.add_managed("ws-1", device_config()).await;
+    lab.manager.status("ws-1").await.expect("status");
+    let debug = format!("{:?}", lab.manager);
+    assert!(
+        debug.contains("ws-1") || debug.contains("127.0.0.1"),
+        "{debug}"
+    );
+    assert!(!debug.contains(PASSWORD), "{debug}");
+}
