@@ -19,6 +19,8 @@ use secrecy::SecretString;
 
 #[path = "manager/legacy.rs"]
 mod legacy;
+#[path = "manager/processes.rs"]
+mod processes;
 
 const PASSWORD: &str = "P@ssw0rd1";
 
