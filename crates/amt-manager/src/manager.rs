@@ -829,7 +829,11 @@ impl Manager {
         if finished {
             if let Some(path) = &self.inner.key_file {
                 let next = next_key_path(path);
-                if next.exists() {
+                // Only this rotation's new key replaces the key file: another process's
+                // rotation may have written a key this manager does not hold.
+                let ours =
+                    next.exists() && VaultKey::read_file(&next)?.id() == vault.current_key().id();
+                if ours {
                     replace_key_file(&next, path)?;
                 }
             }

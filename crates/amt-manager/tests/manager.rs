@@ -21,6 +21,8 @@ use secrecy::SecretString;
 mod legacy;
 #[path = "manager/processes.rs"]
 mod processes;
+#[path = "manager/rotation.rs"]
+mod rotation;
 
 const PASSWORD: &str = "P@ssw0rd1";
 
@@ -821,37 +823,47 @@ async fn the_database_file_never_holds_a_password_in_clear() {
     let mut config = device_config();
     config.password = SecretString::from(secret);
     let device = SimDevice::start(config, &ca).await.expect("device");
-    {
-        let manager = Manager::open(&db, &key).expect("manager");
-        manager
-            .add_deployment("lab", ca.cert_pem())
-            .expect("deployment");
-        manager
-            .add_workstation("lab", "one", "127.0.0.1", Some(device.addr().port()), false)
-            .expect("ws");
-        manager
-            .set_credentials("one", "admin", SecretString::from(secret))
-            .await
-            .expect("credentials");
-        manager.rotate_vault_key().expect("rotate");
-    }
-    let mut scanned = 0;
-    for entry in std::fs::read_dir(dir.path()).expect("dir") {
-        let path = entry.expect("entry").path();
-        if path
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with("inventory.db"))
-        {
-            let bytes = std::fs::read(&path).expect("read");
+    let manager = Manager::open(&db, &key).expect("manager");
+    manager
+        .add_deployment("lab", ca.cert_pem())
+        .expect("deployment");
+    let ws = manager
+        .add_workstation("lab", "one", "127.0.0.1", Some(device.addr().port()), false)
+        .expect("ws");
+    manager
+        .set_credentials("one", "admin", SecretString::from(secret))
+        .await
+        .expect("credentials");
+
+    let contains = |bytes: &[u8], needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    // While the manager is open, recent writes live in the WAL (it is checkpointed and removed
+    // when the last connection closes), so the WAL is scanned as well as the database file.
+    let scan = |stage: &str| {
+        let sealed = manager
+            .store()
+            .credentials(ws.id)
+            .expect("read")
+            .expect("stored")
+            .sealed;
+        for suffix in ["", "-wal", "-shm"] {
+            let path = dir.path().join(format!("inventory.db{suffix}"));
+            let bytes = std::fs::read(&path).expect("the file exists while the manager is open");
             assert!(
-                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
-                "{} holds the password",
+                !contains(&bytes, secret.as_bytes()),
+                "{stage}: {} holds the password",
                 path.display()
             );
-            scanned += 1;
+            if suffix == "-wal" {
+                assert!(
+                    contains(&bytes, sealed.as_bytes()),
+                    "{stage}: the WAL holds the sealed record, so its scan tells"
+                );
+            }
         }
-    }
-    assert!(scanned >= 1);
+    };
+    scan("saved");
+    manager.rotate_vault_key().expect("rotate");
+    scan("rotated");
 }
 
 #[tokio::test]
