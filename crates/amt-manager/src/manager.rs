@@ -1536,3 +1536,69 @@ async fn confirm(
         tokio::time::sleep(confirmation.interval).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryStore;
+
+    #[tokio::test]
+    async fn a_panicked_bulk_task_is_an_internal_error_of_its_workstation_and_the_run_goes_on() {
+        let ca = amt_sim::SimCa::generate("root").expect("CA");
+        let manager = Manager::builder()
+            .store(MemoryStore::new())
+            .vault_key(VaultKey::generate().expect("key"))
+            .build()
+            .expect("manager");
+        manager
+            .add_deployment("lab", ca.cert_pem())
+            .expect("deployment");
+        for name in ["a", "b", "c"] {
+            manager
+                .add_workstation("lab", name, &format!("{name}.example.com"), None, false)
+                .expect("workstation");
+        }
+        let workstations = manager.workstations().expect("list");
+        let seen = Mutex::new(Vec::new());
+        let results = manager
+            .bulk(
+                workstations,
+                |p| {
+                    lock(&seen).push((p.done, p.total, p.latest.name.clone()));
+                },
+                |_, name| async move {
+                    assert_ne!(name, "b", "a bug in the work on b");
+                    Ok(name.len())
+                },
+            )
+            .await;
+        let outcomes: Vec<(&str, Result<usize, &str>)> = results
+            .iter()
+            .map(|r| {
+                (
+                    r.name.as_str(),
+                    r.result.as_ref().copied().map_err(Error::kind),
+                )
+            })
+            .collect();
+        assert_eq!(
+            outcomes,
+            [("a", Ok(1)), ("b", Err("internal")), ("c", Ok(1))]
+        );
+        assert_eq!(
+            results[1].result.as_ref().unwrap_err().to_string(),
+            "Internal error: the task working on this workstation panicked"
+        );
+        let mut seen = seen.into_inner().expect("lock");
+        seen.sort_by(|x, y| x.2.cmp(&y.2));
+        let done: HashSet<usize> = seen.iter().map(|(done, _, _)| *done).collect();
+        assert_eq!(done, HashSet::from([1, 2, 3]), "progress reaches the total");
+        assert!(seen.iter().all(|(_, total, _)| *total == 3));
+        assert_eq!(
+            seen.iter()
+                .map(|(_, _, name)| name.as_str())
+                .collect::<Vec<_>>(),
+            ["a", "b", "c"]
+        );
+    }
+}

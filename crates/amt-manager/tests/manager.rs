@@ -17,6 +17,8 @@ use amt_sim::{
 use amt_trust::Host;
 use secrecy::SecretString;
 
+#[path = "manager/bulk.rs"]
+mod bulk;
 #[path = "manager/legacy.rs"]
 mod legacy;
 #[path = "manager/processes.rs"]
