@@ -46,7 +46,8 @@ impl Default for Confirmation {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ManagerOptions {
-    /// Connect, TLS and request timeouts for every workstation.
+    /// Connect, TLS and request timeouts for every workstation. Three times their sum is how
+    /// long a power operation may hold its workstation before sending (see [`Manager::run`]).
     pub timeouts: Timeouts,
     /// How many workstations a bulk run works on at once (default 64).
     pub concurrency: usize,
@@ -1043,9 +1044,13 @@ impl Manager {
 
     // ----- power operations ----------------------------------------------------------------
 
-    /// Runs a power operation on a managed workstation: cooldown gate (refused before any network
-    /// call), fresh state and version, availability, one invoke (never retried), then, with
-    /// confirmation on, re-reads until the change shows or the deadline passes.
+    /// Runs a power operation on a managed workstation: cooldown gate and the workstation's
+    /// claim in the inventory (refused before any network call, also when another process on
+    /// the inventory is running an operation on it), fresh state and version, availability, one
+    /// invoke (never retried), then, with confirmation on, re-reads until the change shows or
+    /// the deadline passes. The request must be sent within three times the sum of
+    /// [`ManagerOptions::timeouts`] (the claim's lifetime), else the run gives up unsent
+    /// ([`Error::NetworkTimeout`]).
     pub async fn run(
         &self,
         name: &str,
@@ -1228,7 +1233,9 @@ impl Manager {
     /// [`ManagerOptions::concurrency`] at once. One workstation's failure never stops the others;
     /// `progress` hears of each result as it comes. Results are returned in the order the
     /// workstations were named. Fails as a whole only if a named workstation or pool does not
-    /// exist.
+    /// exist. A task that panics (a bug) is its workstation's [`Error::Internal`].
+    ///
+    /// Must run within a Tokio runtime: each workstation's work is a task spawned on it.
     pub async fn run_bulk(
         &self,
         operation: PowerOperation,
@@ -1244,7 +1251,7 @@ impl Manager {
     }
 
     /// Reads the status of every workstation of `targets`, as [`run_bulk`](Self::run_bulk) runs
-    /// operations.
+    /// operations (within a Tokio runtime too).
     pub async fn status_bulk(
         &self,
         targets: &Targets,

@@ -91,10 +91,13 @@ async fn an_application_key_is_rotated_only_to_a_key_the_application_gives() {
 
 /// A store in which another writer saves a password (sealed with the old key, as a process
 /// that has not seen the rotation would) between the rotation's read and its rewrite.
+/// A write made behind the rotation's back.
+type Meanwhile = Box<dyn FnOnce(&MemoryStore) + Send>;
+
 struct RacingWriter {
     inner: MemoryStore,
     /// Runs once, at the first re-encryption.
-    meanwhile: Mutex<Option<Box<dyn FnOnce(&MemoryStore) + Send>>>,
+    meanwhile: Mutex<Option<Meanwhile>>,
 }
 
 impl std::fmt::Debug for RacingWriter {
