@@ -1443,7 +1443,8 @@ impl Drop for HeldClaim<'_> {
 /// Why a power operation gave up before sending its request.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "the power change could not be sent within {0:?}, as long as the operation may hold the workstation"
+    "the power change was not sent within {0:?}, the longest a power operation may hold its \
+     workstation"
 )]
 struct SendDeadlinePassed(Duration);
 

@@ -1339,3 +1339,55 @@ async fn debug_output_of_a_manager_with_live_sessions_shows_no_password() {
     );
     assert!(!debug.contains(PASSWORD), "{debug}");
 }
+
+#[tokio::test]
+async fn a_run_that_cannot_send_while_it_may_hold_the_workstation_gives_up_unsent() {
+    let mut options = stalling_options();
+    // A claim lasts three calls of 3 × 250 ms: 2.25 s.
+    options.timeouts = Timeouts::uniform(Duration::from_millis(250));
+    let mut lab = Lab::with_options(options);
+    let i = lab.add_managed("ws-1", device_config()).await;
+    let device = &lab.devices[i];
+    let key = lab.manager.workstation("ws-1").expect("ws").device_key();
+    // Twelve status reads that each stall until their 250 ms timeout queue on the session
+    // first: the run's own read waits behind them for 3 s.
+    device.inject(FaultRule::on_reads(Fault::Stall, 12));
+    for _ in 0..12 {
+        let manager = lab.manager.clone();
+        tokio::spawn(async move { manager.status("ws-1").await });
+    }
+    wait_until("the first status read stalls", || {
+        device.counters().faults == 1
+    })
+    .await;
+    let error = lab
+        .manager
+        .run("ws-1", PowerOperation::Reset)
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), "network_timeout");
+    assert_eq!(
+        error.chain().to_string(),
+        "Network timeout occurred\n  caused by: the power change was not sent within 2.25s, the \
+         longest a power operation may hold its workstation"
+    );
+    assert_eq!(device.counters().total_invokes(), 0);
+    assert_eq!(
+        lab.manager.store().last_power_send(&key).expect("store"),
+        None
+    );
+    assert_eq!(
+        lab.manager
+            .store()
+            .claim_power_slot(&amt_manager::store::PowerClaim {
+                device_key: &key,
+                owner: "another process",
+                now_unix_ms: 1_800_000_000_000,
+                until_unix_ms: 1_800_000_060_000,
+                period: Duration::from_secs(20),
+            })
+            .expect("claim"),
+        amt_manager::store::ClaimOutcome::Claimed,
+        "the run released its claim"
+    );
+}

@@ -250,11 +250,16 @@ impl SqliteStore {
                 .pragma_update(None, "user_version", index as i64 + 1)
                 .map_err(database)?;
         }
-        let violations: i64 = transaction
-            .query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |row| {
-                row.get(0)
-            })
-            .map_err(database)?;
+        // A migration ran with foreign keys off: check them before committing its work.
+        let violations: i64 = if applied < known {
+            transaction
+                .query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |row| {
+                    row.get(0)
+                })
+                .map_err(database)?
+        } else {
+            0
+        };
         if violations > 0 {
             return Err(StoreError::Database {
                 detail: format!("the inventory has {violations} broken reference(s)"),
