@@ -225,11 +225,11 @@ pub(crate) fn map_error(error: amt_client::Error) -> Error {
             detail: format!("{failure} ({detail})"),
             source: Some(Box::new(error)),
         },
-        C::RealmChanged { .. } | C::Tls { .. } | C::Protocol { .. } | C::Local { .. } => {
-            Error::Protocol {
-                detail: error.to_string(),
-            }
-        }
+        // The row's message already says "Unexpected response from Intel AMT".
+        C::Protocol { detail } => Error::Protocol { detail },
+        C::RealmChanged { .. } | C::Tls { .. } | C::Local { .. } => Error::Protocol {
+            detail: error.to_string(),
+        },
         other => Error::Protocol {
             detail: other.to_string(),
         },

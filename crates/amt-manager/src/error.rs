@@ -172,6 +172,13 @@ pub enum Error {
     /// This build cannot do what was asked (a cargo feature is off).
     #[error("{0}")]
     Unsupported(String),
+    /// The manager itself failed (a bug, such as a panicked task); it says nothing about the
+    /// workstation.
+    #[error("Internal error: {detail}")]
+    Internal {
+        /// What failed.
+        detail: String,
+    },
 }
 
 fn version_text(version: &Option<AmtVersion>) -> String {
@@ -210,6 +217,7 @@ impl Error {
             Self::Inventory(_) => "inventory",
             Self::Vault(_) => "vault",
             Self::Unsupported(_) => "unsupported",
+            Self::Internal { .. } => "internal",
         }
     }
 
@@ -243,7 +251,7 @@ impl fmt::Display for ErrorChain<'_> {
 impl From<StoreError> for Error {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::NotFound { .. } => Self::NotFound(error),
+            StoreError::NotFound { .. } | StoreError::NotMember { .. } => Self::NotFound(error),
             StoreError::Duplicate { .. } => Self::Duplicate(error),
             StoreError::InUse { .. } => Self::InUse(error),
             _ => Self::Inventory(error),

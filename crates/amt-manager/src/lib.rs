@@ -54,7 +54,10 @@
 //!   workstation; sealed with XChaCha20-Poly1305 (random nonce, the record version and
 //!   workstation id as associated data) under a key from a 0600 key file or from the
 //!   application; decrypted only into [`secrecy::SecretString`]. Key rotation re-encrypts every
-//!   record ([`Manager::rotate_vault_key`]).
+//!   record it can open ([`Manager::rotate_vault_key`] with a key file,
+//!   [`Manager::rotate_vault_key_to`] with the application's key), never overwriting a password
+//!   saved meanwhile; one it cannot open is listed and keeps the old key in use until it is set
+//!   or cleared ([`KeyRotation`]).
 //! - **Managed**: power operations need the workstation managed and credentials stored;
 //!   management cannot be turned on without credentials.
 //! - **Power operation**: the cooldown gate first (no network call when it refuses), then a fresh
@@ -63,7 +66,10 @@
 //!   reached the device, and, unless turned off, confirmation by re-reading the state.
 //! - **Cooldown**: 20 seconds between power-change requests to one device (keyed by normalised
 //!   host and port), counted from the moment the request is handed to the connection, kept in
-//!   the inventory so a restart or another process on the same inventory keeps it.
+//!   the inventory so a restart or another process on the same inventory keeps it. Processes
+//!   sharing an inventory are serialised by a claim in it: while one prepares an operation,
+//!   another is refused with `operation_in_progress`; a claim lasts, and the operation has to
+//!   send within, three times the sum of [`ManagerOptions::timeouts`].
 //! - **Bulk**: bounded concurrency (default 64), one result per workstation, progress as it
 //!   comes, a workstation named twice or in two pools runs once, one failure never stops the rest.
 //!
@@ -89,8 +95,20 @@
 //!
 //! # Inventory
 //!
-//! [`Store`] is the interface. [`SqliteStore`] is the embedded default: one file, WAL journal,
-//! foreign keys, schema migrations. [`MemoryStore`] serves tests.
+//! [`Store`] is the interface. [`SqliteStore`] is the embedded default: one file (created with
+//! mode 0600), WAL journal, foreign keys, schema migrations, ids never reused. [`MemoryStore`]
+//! serves tests.
+//!
+//! Store calls are synchronous. The SQLite store runs them on the calling thread, an async
+//! worker thread when called from the manager's futures, behind one `Mutex<Connection>`, and
+//! waits up to 5 s for another process's write lock; its calls are single-row reads and writes on
+//! a local file, so they are kept off the blocking pool (which would also make a dropped power
+//! operation's claim outlive it).
+//!
+//! # Runtime
+//!
+//! The manager's futures need a Tokio runtime (any flavour): device sessions run on it, and bulk
+//! runs spawn their workstations' tasks on it.
 
 mod clock;
 mod device;
@@ -104,8 +122,8 @@ pub use clock::{ManualClock, SystemClock, WallClock};
 pub use device::Timeouts;
 pub use error::{Error, ErrorChain};
 pub use manager::{
-    BulkProgress, BulkResult, Confirmation, DirectTarget, Manager, ManagerBuilder, ManagerOptions,
-    OperationOutcome, Targets, WorkstationStatus,
+    BulkProgress, BulkResult, Confirmation, DirectTarget, KeyRotation, Manager, ManagerBuilder,
+    ManagerOptions, OperationOutcome, Targets, WorkstationStatus,
 };
 pub use model::{Deployment, Pool, Workstation};
 pub use store::{MemoryStore, SqliteStore, Store};

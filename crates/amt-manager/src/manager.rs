@@ -2,7 +2,8 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::Duration;
 
 use amt_cooldown::{CooldownGate, Refusal, Timestamp};
@@ -20,8 +21,8 @@ use crate::model::{
     AMT_TLS_PORT, Deployment, Name, NewWorkstation, Pool, Workstation, WorkstationSettings,
     device_key,
 };
-use crate::store::{SqliteStore, Store, StoredCredentials};
-use crate::vault::{KeyId, Vault, VaultKey};
+use crate::store::{ClaimOutcome, PowerClaim, Reseal, SqliteStore, Store, StoredCredentials};
+use crate::vault::{KeyId, Vault, VaultError, VaultKey, replace_key_file};
 
 /// How the manager confirms a power change after AMT accepted it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +46,8 @@ impl Default for Confirmation {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ManagerOptions {
-    /// Connect, TLS and request timeouts for every workstation.
+    /// Connect, TLS and request timeouts for every workstation. Three times their sum is how
+    /// long a power operation may hold its workstation before sending (see [`Manager::run`]).
     pub timeouts: Timeouts,
     /// How many workstations a bulk run works on at once (default 64).
     pub concurrency: usize,
@@ -136,8 +138,9 @@ impl ManagerBuilder {
         self
     }
 
-    /// Builds the manager: opens the vault (finishing an interrupted key rotation) and restores
-    /// recent power-operation send times.
+    /// Builds the manager: opens the vault and finishes an interrupted key rotation (see
+    /// [`Manager::finish_key_rotation`]; records it cannot open are logged and left as they are,
+    /// they do not stop the manager).
     pub fn build(self) -> Result<Manager, Error> {
         let store = self.store.ok_or_else(|| Error::InvalidInput {
             detail: "the manager needs an inventory store".to_owned(),
@@ -155,7 +158,9 @@ impl ManagerBuilder {
             inner: Arc::new(Inner {
                 store,
                 vault: Mutex::new(vault),
+                rotation: RwLock::new(()),
                 key_file,
+                owner: claim_owner(),
                 gate: CooldownGate::new(),
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
                 options: self.options,
@@ -164,8 +169,61 @@ impl ManagerBuilder {
                 tls: Mutex::new(HashMap::new()),
             }),
         };
-        manager.finish_key_rotation()?;
+        let rotation = manager.finish_key_rotation()?;
+        if !rotation.finished {
+            tracing::warn!(
+                unopenable = ?rotation.unopenable_names(),
+                "a key rotation is unfinished: some stored credentials are still sealed with an older key"
+            );
+        }
         Ok(manager)
+    }
+}
+
+/// A token that tells this manager's power-operation claims in the inventory from those of other
+/// processes (and other managers in this process).
+fn claim_owner() -> String {
+    static MANAGERS: AtomicU64 = AtomicU64::new(0);
+    let mut random = [0u8; 8];
+    // The process id and the counter already tell managers apart on one host; the random part
+    // only guards against a process id reused after a crash.
+    let _ = getrandom::fill(&mut random);
+    format!(
+        "{}-{}-{:016x}",
+        std::process::id(),
+        MANAGERS.fetch_add(1, Ordering::Relaxed),
+        u64::from_be_bytes(random)
+    )
+}
+
+/// How many times a key rotation re-reads the records that changed while it re-encrypted them.
+const RESEAL_PASSES: usize = 3;
+
+/// What a key rotation did (see [`Manager::rotate_vault_key`]).
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct KeyRotation {
+    /// The key that seals from now on.
+    pub key_id: KeyId,
+    /// How many records were re-encrypted.
+    pub resealed: usize,
+    /// The workstations whose stored credentials could not be opened, by name, with why. They
+    /// are left as they are; setting or clearing their credentials resolves them.
+    pub unopenable: Vec<(String, VaultError)>,
+    /// Whether the rotation is complete. While a record that is still sealed with an older key
+    /// remains, that key is kept (in memory, and in the key file, whose new key waits beside it
+    /// as `<key file>.next`), and the next [`Manager::finish_key_rotation`] (or the next start)
+    /// tries again.
+    pub finished: bool,
+}
+
+impl KeyRotation {
+    /// The names of [`unopenable`](Self::unopenable).
+    pub fn unopenable_names(&self) -> Vec<String> {
+        self.unopenable
+            .iter()
+            .map(|(name, _)| name.clone())
+            .collect()
     }
 }
 
@@ -200,7 +258,12 @@ pub struct Manager {
 struct Inner {
     store: Arc<dyn Store>,
     vault: Mutex<Vault>,
+    /// Held for reading while a password is sealed and stored, for writing by a key rotation, so
+    /// that no record is sealed with a key the rotation is retiring.
+    rotation: RwLock<()>,
     key_file: Option<PathBuf>,
+    /// This manager's token in the inventory's power-operation claims.
+    owner: String,
     gate: CooldownGate<String>,
     clock: Arc<dyn WallClock>,
     options: ManagerOptions,
@@ -215,6 +278,14 @@ struct Inner {
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn read_lock(lock: &RwLock<()>) -> std::sync::RwLockReadGuard<'_, ()> {
+    lock.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write_lock(lock: &RwLock<()>) -> std::sync::RwLockWriteGuard<'_, ()> {
+    lock.write().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// A workstation reached without the inventory (direct mode): where it is, the root to trust,
@@ -456,7 +527,8 @@ impl Manager {
         Ok(self.inner.store.workstation_by_name(name)?)
     }
 
-    /// Changes where a workstation is reached, or renames it.
+    /// Changes where a workstation is reached, or renames it. A new host or port forgets the
+    /// cached AMT version.
     pub fn update_workstation(
         &self,
         name: &str,
@@ -481,9 +553,14 @@ impl Manager {
             managed: workstation.managed,
             allow_legacy_tls: workstation.allow_legacy_tls,
         };
+        let moved = settings.host != workstation.host || settings.port != workstation.port;
         self.inner
             .store
             .update_workstation(workstation.id, &settings)?;
+        if moved {
+            // Another address may be another device: its version is read afresh.
+            self.inner.store.set_amt_version(workstation.id, None)?;
+        }
         self.forget_session(&workstation.device_key());
         Ok(self.inner.store.workstation(workstation.id)?)
     }
@@ -558,14 +635,19 @@ impl Manager {
             .validate()
             .await
             .map_err(|e| session.validation_error(e))?;
-        let sealed = lock(&self.inner.vault).seal(workstation.id, &password)?;
-        self.inner.store.set_credentials(
-            workstation.id,
-            &StoredCredentials {
-                username: username.to_owned(),
-                sealed,
-            },
-        )?;
+        {
+            // Sealed and stored under the rotation lock: a rotation either sees this record or
+            // runs before it is sealed (with the new key).
+            let _rotation = read_lock(&self.inner.rotation);
+            let sealed = lock(&self.inner.vault).seal(workstation.id, &password)?;
+            self.inner.store.set_credentials(
+                workstation.id,
+                &StoredCredentials {
+                    username: username.to_owned(),
+                    sealed,
+                },
+            )?;
+        }
         self.inner
             .store
             .set_amt_version(workstation.id, Some(&version.to_string()))?;
@@ -619,61 +701,153 @@ impl Manager {
 
     // ----- the vault -----------------------------------------------------------------------
 
-    /// Re-encrypts every stored password under a new random key. With a key file, the new key
-    /// is written beside it first and replaces it once the inventory is committed, so an
-    /// interrupted rotation is finished on the next start. Returns the new key's id.
-    pub fn rotate_vault_key(&self) -> Result<KeyId, Error> {
+    /// Re-encrypts every stored password under a new random key kept in the key file. The new
+    /// key is written beside it first (`<key file>.next`) and replaces it once every record is
+    /// re-encrypted, so an interrupted rotation is finished on the next start.
+    ///
+    /// Only for a manager with a key file: a manager whose key the application supplies is
+    /// rotated with [`rotate_vault_key_to`](Self::rotate_vault_key_to), with a new key the
+    /// application keeps (this manager could not hand one back: key bytes never leave it).
+    /// Records that cannot be opened are skipped and listed in the result; while one of them
+    /// is still sealed with the old key, the old key is kept (see [`KeyRotation::finished`]),
+    /// and a further rotation is refused until they are set or cleared.
+    pub fn rotate_vault_key(&self) -> Result<KeyRotation, Error> {
+        let Some(path) = &self.inner.key_file else {
+            return Err(Error::InvalidInput {
+                detail: "this manager's vault key is supplied by the application, which must \
+                         also keep the new one: use rotate_vault_key_to"
+                    .to_owned(),
+            });
+        };
+        let _rotation = write_lock(&self.inner.rotation);
+        self.check_no_rotation_pending()?;
         let key = VaultKey::generate()?;
-        if let Some(path) = &self.inner.key_file {
-            let next = next_key_path(path);
-            let _ = std::fs::remove_file(&next);
-            key.write_new_file(&next)?;
+        let next = next_key_path(path);
+        key.write_new_file(&next).map_err(|error| match error {
+            VaultError::KeyFileIo { source, .. }
+                if source.kind() == std::io::ErrorKind::AlreadyExists =>
+            {
+                VaultError::RotationInProgress { path: next.clone() }
+            }
+            other => other,
+        })?;
+        {
+            let mut vault = lock(&self.inner.vault);
+            *vault = vault.with_new_key(key);
         }
-        let id = key.id();
-        let rotated = lock(&self.inner.vault).with_new_key(key);
-        *lock(&self.inner.vault) = rotated;
-        self.finish_key_rotation()?;
-        Ok(id)
+        self.finish_rotation_locked()
     }
 
-    /// Re-encrypts every stored password under `key`, which the embedding application keeps.
-    pub fn rotate_vault_key_to(&self, key: VaultKey) -> Result<(), Error> {
+    /// Re-encrypts every stored password under `key`, which the embedding application keeps
+    /// (make it with [`VaultKey::from_bytes`] from bytes the application stores). As
+    /// [`rotate_vault_key`](Self::rotate_vault_key) otherwise; while the result is not
+    /// [`finished`](KeyRotation::finished), the old key still opens the records left behind
+    /// in this manager only.
+    pub fn rotate_vault_key_to(&self, key: VaultKey) -> Result<KeyRotation, Error> {
         if self.inner.key_file.is_some() {
             return Err(Error::InvalidInput {
                 detail: "this manager keeps its key in a file; use rotate_vault_key".to_owned(),
             });
         }
-        let rotated = lock(&self.inner.vault).with_new_key(key);
-        *lock(&self.inner.vault) = rotated;
-        self.finish_key_rotation()
+        let _rotation = write_lock(&self.inner.rotation);
+        self.check_no_rotation_pending()?;
+        {
+            let mut vault = lock(&self.inner.vault);
+            *vault = vault.with_new_key(key);
+        }
+        self.finish_rotation_locked()
     }
 
-    /// Reseals the records not sealed by the current key, then retires the older keys.
-    fn finish_key_rotation(&self) -> Result<(), Error> {
+    /// Refuses a new rotation while an earlier one cannot finish (three keys would be in play).
+    fn check_no_rotation_pending(&self) -> Result<(), Error> {
+        let pending = self.finish_rotation_locked()?;
+        if pending.finished {
+            return Ok(());
+        }
+        Err(VaultError::RotationUnfinished {
+            workstations: pending.unopenable_names(),
+        }
+        .into())
+    }
+
+    /// Re-encrypts the records not sealed by the current key and, once none is left sealed with
+    /// an older key, retires the older keys (with a key file, the new key file replaces the
+    /// old). Records that cannot be opened are skipped, logged and listed in the result.
+    /// [`ManagerBuilder::build`] calls this; call it again after setting or clearing the
+    /// credentials of the workstations an unfinished rotation listed.
+    pub fn finish_key_rotation(&self) -> Result<KeyRotation, Error> {
+        let _rotation = write_lock(&self.inner.rotation);
+        self.finish_rotation_locked()
+    }
+
+    /// [`finish_key_rotation`](Self::finish_key_rotation), with the rotation lock held.
+    fn finish_rotation_locked(&self) -> Result<KeyRotation, Error> {
+        let store = &self.inner.store;
         let vault = lock(&self.inner.vault).clone();
-        let mut resealed = Vec::new();
-        for (id, stored) in self.inner.store.all_credentials()? {
-            if !vault.is_current(&stored.sealed) {
-                let password = vault.open(id, &stored.sealed)?;
-                resealed.push((id, vault.seal(id, &password)?));
+        let mut resealed = 0;
+        // The lock keeps this process's writers out; a record that changes anyway was written
+        // by another process, and is read again.
+        for _ in 0..RESEAL_PASSES {
+            let mut reseals = Vec::new();
+            for (id, stored) in store.all_credentials()? {
+                if vault.is_current(&stored.sealed) {
+                    continue;
+                }
+                if let Ok(password) = vault.open(id, &stored.sealed) {
+                    reseals.push(Reseal {
+                        workstation: id,
+                        sealed: vault.seal(id, &password)?,
+                        expected: stored.sealed,
+                    });
+                }
+            }
+            if reseals.is_empty() {
+                break;
+            }
+            let changed = store.reseal_credentials(&reseals)?;
+            resealed += reseals.len() - changed.len();
+            if changed.is_empty() {
+                break;
             }
         }
-        if !resealed.is_empty() {
-            self.inner.store.reseal_credentials(&resealed)?;
-        }
-        if let Some(path) = &self.inner.key_file {
-            let next = next_key_path(path);
-            if next.exists() {
-                std::fs::rename(&next, path).map_err(|source| {
-                    Error::Vault(crate::vault::VaultError::KeyFileIo {
-                        path: path.clone(),
-                        source,
-                    })
-                })?;
+
+        let mut unopenable = Vec::new();
+        let mut older_key_needed = false;
+        for (id, stored) in store.all_credentials()? {
+            if vault.is_current(&stored.sealed) {
+                continue;
+            }
+            older_key_needed |= vault.is_older(&stored.sealed);
+            if let Err(error) = vault.open(id, &stored.sealed) {
+                let name = store
+                    .workstation(id)
+                    .map_or_else(|_| format!("#{id}"), |w| w.name.to_string());
+                tracing::warn!(workstation = %name, %error, "stored credentials cannot be opened; left as they are");
+                unopenable.push((name, error));
             }
         }
-        *lock(&self.inner.vault) = Vault::new(vault.current_key().clone());
-        Ok(())
+        let finished = !older_key_needed;
+        if finished {
+            if let Some(path) = &self.inner.key_file {
+                let next = next_key_path(path);
+                // Only this rotation's new key replaces the key file: another process's
+                // rotation may have written a key this manager does not hold.
+                let ours =
+                    next.exists() && VaultKey::read_file(&next)?.id() == vault.current_key().id();
+                if ours {
+                    replace_key_file(&next, path)?;
+                }
+            }
+            if vault.has_older_keys() {
+                *lock(&self.inner.vault) = Vault::new(vault.current_key().clone());
+            }
+        }
+        Ok(KeyRotation {
+            key_id: vault.current_key().id(),
+            resealed,
+            unopenable,
+            finished,
+        })
     }
 
     // ----- sessions ------------------------------------------------------------------------
@@ -826,8 +1000,9 @@ impl Manager {
         result
     }
 
-    /// Reads state and offered transitions, and the version when it is not cached yet: from the
-    /// `Server` header of that very reply when AMT sent one (no extra request), else from
+    /// Reads state and offered transitions, and the version: from the `Server` header of that
+    /// very reply when AMT sent one (no extra request; a version that differs from the cached
+    /// one, after a firmware update, replaces it), else the cached one, else from
     /// `CIM_SoftwareIdentity`.
     async fn read_status(
         &self,
@@ -835,17 +1010,19 @@ impl Manager {
         target: &mut Target,
     ) -> Result<(PowerState, Vec<u16>, Option<AmtVersion>), Error> {
         let (state, offered) = session.power_status().await?;
-        if target.amt_version.is_none() {
-            let version = match session.server_version() {
-                Some(version) => Some(version),
-                None => session.amt_version().await.ok(),
-            };
-            if let (Some(version), Some(workstation)) = (&version, &target.workstation) {
+        let read = match (session.server_version(), &target.amt_version) {
+            (Some(version), Some(cached)) if version == *cached => None,
+            (Some(version), _) => Some(version),
+            (None, Some(_)) => None,
+            (None, None) => session.amt_version().await.ok(),
+        };
+        if let Some(version) = read {
+            if let Some(workstation) = &target.workstation {
                 self.inner
                     .store
                     .set_amt_version(workstation.id, Some(&version.to_string()))?;
             }
-            target.amt_version = version;
+            target.amt_version = Some(version);
         }
         Ok((state, offered, target.amt_version.clone()))
     }
@@ -867,9 +1044,13 @@ impl Manager {
 
     // ----- power operations ----------------------------------------------------------------
 
-    /// Runs a power operation on a managed workstation: cooldown gate (refused before any network
-    /// call), fresh state and version, availability, one invoke (never retried), then, with
-    /// confirmation on, re-reads until the change shows or the deadline passes.
+    /// Runs a power operation on a managed workstation: cooldown gate and the workstation's
+    /// claim in the inventory (refused before any network call, also when another process on
+    /// the inventory is running an operation on it), fresh state and version, availability, one
+    /// invoke (never retried), then, with confirmation on, re-reads until the change shows or
+    /// the deadline passes. The request must be sent within three times the sum of
+    /// [`ManagerOptions::timeouts`] (the claim's lifetime), else the run gives up unsent
+    /// ([`Error::NetworkTimeout`]).
     pub async fn run(
         &self,
         name: &str,
@@ -897,53 +1078,105 @@ impl Manager {
         self.run_on(Self::direct(target), operation).await
     }
 
+    /// How long a power operation holds its workstation against other processes on the
+    /// inventory before its request is sent: three calls' worth of timeouts (the state read, the
+    /// version read, the power change up to its send). The operation gives up unsent when this
+    /// passes, so a claim never outlives the right to send; a crashed process's claim lapses then.
+    fn claim_lifetime(&self) -> Duration {
+        let timeouts = &self.inner.options.timeouts;
+        timeouts
+            .connect
+            .saturating_add(timeouts.tls_handshake)
+            .saturating_add(timeouts.request)
+            .saturating_mul(3)
+    }
+
+    /// Claims the workstation's power-operation slot in the inventory, which other processes
+    /// sharing it see (the in-process gate only serialises this process).
+    fn claim(&self, key: &str, now: Timestamp) -> Result<HeldClaim<'_>, Error> {
+        let period = self.inner.gate.period();
+        let lifetime = u64::try_from(self.claim_lifetime().as_millis()).unwrap_or(u64::MAX);
+        let now_ms = now.as_millis();
+        let outcome = self.inner.store.claim_power_slot(&PowerClaim {
+            device_key: key,
+            owner: &self.inner.owner,
+            now_unix_ms: now_ms,
+            until_unix_ms: now_ms.saturating_add(lifetime),
+            period,
+        })?;
+        match outcome {
+            ClaimOutcome::Claimed => Ok(HeldClaim {
+                store: self.inner.store.as_ref(),
+                key: key.to_owned(),
+                owner: &self.inner.owner,
+            }),
+            ClaimOutcome::Held => Err(Error::OperationInProgress),
+            ClaimOutcome::CoolingDown { last_sent_unix_ms } => {
+                // Never later than now: a send time from a clock that ran ahead counts as now,
+                // so it holds the workstation one period, not until the clock catches up.
+                let sent = last_sent_unix_ms.min(now_ms);
+                self.inner
+                    .gate
+                    .restore(key.to_owned(), Timestamp::from_millis(sent));
+                let since = Duration::from_millis(now_ms - sent);
+                Err(refused(Refusal::CoolingDown {
+                    since_last_send: since,
+                    remaining: period.saturating_sub(since),
+                }))
+            }
+        }
+    }
+
     async fn run_on(
         &self,
         mut target: Target,
         operation: PowerOperation,
     ) -> Result<OperationOutcome, Error> {
         let key = target.key();
-        let gate = &self.inner.gate;
-        if let Some(sent) = self.inner.store.last_power_send(&key)? {
-            gate.restore(key.clone(), Timestamp::from_millis(sent));
-        }
-        let mut permit = gate
-            .begin(key.clone(), self.now())
-            .map_err(|refusal| match refusal {
-                Refusal::InFlight => Error::OperationInProgress,
-                cooling => Error::CoolingDown {
-                    since_secs: cooling.seconds_since_last_send().unwrap_or(0),
-                    remaining_secs: cooling.seconds_remaining().unwrap_or(0),
-                },
-            })?;
+        let now = self.now();
+        let mut permit = self.inner.gate.begin(key.clone(), now).map_err(refused)?;
+        let claim = self.claim(&key, now)?;
+        let lifetime = self.claim_lifetime();
+        let send_by = tokio::time::Instant::now().checked_add(lifetime);
 
         let session = self.session(&target)?;
         let result = async {
-            let (state_before, offered, version) = self.read_status(&session, &mut target).await?;
+            let (state_before, offered, version) =
+                before(send_by, lifetime, self.read_status(&session, &mut target)).await??;
             availability(state_before, &offered, version.as_ref())
                 .check(operation)
                 .map_err(|reason| unavailable(operation, state_before, reason))?;
 
             // The cooldown starts when the request is handed to the connection. The send time
-            // is persisted at once (a crash mid-call must not lose it) and withdrawn only if
-            // the failure proves the device never saw the request.
+            // is persisted at once (a crash mid-call must not lose it), in place of the claim,
+            // and withdrawn only if the failure proves the device never saw the request.
             let store = Arc::clone(&self.inner.store);
             let clock = Arc::clone(&self.inner.clock);
-            let mut sent_at = None;
+            let sent_at = AtomicU64::new(NOT_SENT);
             let mut on_send = || {
                 let now = clock.now_unix_ms();
-                sent_at = Some(now);
+                sent_at.store(now, Ordering::SeqCst);
                 if let Err(error) = store.record_power_send(&key, now) {
                     tracing::warn!(%error, device = %key, "could not persist the power operation's send time");
                 }
+                claim.release();
             };
-            let invoked =
-                session.request_power_state_change(operation.requested_state(), &mut on_send).await;
-            if let Some(at) = sent_at {
+            let invoke =
+                session.request_power_state_change(operation.requested_state(), &mut on_send);
+            let mut invoke = std::pin::pin!(invoke);
+            let invoked = match before(send_by, lifetime, &mut invoke).await {
+                Ok(invoked) => invoked,
+                // Once sent, the call runs its course (its own timeouts bound it): the answer
+                // says whether the device acted.
+                Err(_) if sent_at.load(Ordering::SeqCst) != NOT_SENT => invoke.await,
+                Err(unsent) => return Err(unsent),
+            };
+            let sent_at = sent_at.load(Ordering::SeqCst);
+            if sent_at != NOT_SENT {
                 let reached = invoked.as_ref().map_or_else(|e| e.may_have_reached_device(), |_| true);
                 if reached {
-                    permit.mark_sent(Timestamp::from_millis(at));
-                } else if let Err(error) = self.inner.store.retract_power_send(&key, at) {
+                    permit.mark_sent(Timestamp::from_millis(sent_at));
+                } else if let Err(error) = self.inner.store.retract_power_send(&key, sent_at) {
                     tracing::warn!(%error, device = %key, "could not withdraw an unsent power operation");
                 }
             }
@@ -969,6 +1202,7 @@ impl Manager {
             })
         }
         .await;
+        drop(claim);
         self.release(&key);
         result
     }
@@ -999,7 +1233,9 @@ impl Manager {
     /// [`ManagerOptions::concurrency`] at once. One workstation's failure never stops the others;
     /// `progress` hears of each result as it comes. Results are returned in the order the
     /// workstations were named. Fails as a whole only if a named workstation or pool does not
-    /// exist.
+    /// exist. A task that panics (a bug) is its workstation's [`Error::Internal`].
+    ///
+    /// Must run within a Tokio runtime: each workstation's work is a task spawned on it.
     pub async fn run_bulk(
         &self,
         operation: PowerOperation,
@@ -1015,7 +1251,7 @@ impl Manager {
     }
 
     /// Reads the status of every workstation of `targets`, as [`run_bulk`](Self::run_bulk) runs
-    /// operations.
+    /// operations (within a Tokio runtime too).
     pub async fn status_bulk(
         &self,
         targets: &Targets,
@@ -1046,6 +1282,8 @@ impl Manager {
         // rather than one per workstation (tens of megabytes over a large fleet).
         let mut pending = workstations.iter().enumerate();
         let mut tasks = tokio::task::JoinSet::new();
+        // Which workstation each task works on, for a task that panics.
+        let mut indexes = HashMap::new();
         let mut results: Vec<Option<BulkResult<T>>> = (0..total).map(|_| None).collect();
         let mut done = 0;
         loop {
@@ -1057,7 +1295,7 @@ impl Manager {
                 let work = work.clone();
                 let name = workstation.name.to_string();
                 let host = workstation.host.to_string();
-                tasks.spawn(async move {
+                let task = tasks.spawn(async move {
                     let started = tokio::time::Instant::now();
                     let result = work(manager, name.clone()).await;
                     let elapsed = started.elapsed();
@@ -1071,17 +1309,34 @@ impl Manager {
                         },
                     )
                 });
+                indexes.insert(task.id(), index);
             }
-            let Some(joined) = tasks.join_next().await else {
+            let Some(joined) = tasks.join_next_with_id().await else {
                 break;
             };
             let (index, result) = match joined {
-                Ok(finished) => finished,
-                Err(panic) => {
-                    // A task only ends this way if it panicked: report it on no workstation in
-                    // particular rather than losing the others.
-                    tracing::error!(error = %panic, "a bulk task failed");
-                    continue;
+                Ok((id, finished)) => {
+                    indexes.remove(&id);
+                    finished
+                }
+                Err(failure) => {
+                    // A task only ends this way if it panicked (the set is never aborted): a
+                    // fault of the manager's, reported as such on its workstation, and the run
+                    // goes on.
+                    let Some(index) = indexes.remove(&failure.id()) else {
+                        continue;
+                    };
+                    tracing::error!(error = %failure, "a bulk task failed");
+                    let workstation = &workstations[index];
+                    (
+                        index,
+                        BulkResult {
+                            name: workstation.name.to_string(),
+                            host: workstation.host.to_string(),
+                            result: Err(task_failed()),
+                            elapsed: Duration::ZERO,
+                        },
+                    )
                 }
             };
             done += 1;
@@ -1101,13 +1356,17 @@ impl Manager {
                 result.unwrap_or_else(|| BulkResult {
                     name: workstation.name.to_string(),
                     host: workstation.host.to_string(),
-                    result: Err(Error::Protocol {
-                        detail: "the task for this workstation failed".into(),
-                    }),
+                    result: Err(task_failed()),
                     elapsed: Duration::ZERO,
                 })
             })
             .collect()
+    }
+}
+
+fn task_failed() -> Error {
+    Error::Internal {
+        detail: "the task working on this workstation panicked".to_owned(),
     }
 }
 
@@ -1141,6 +1400,69 @@ fn unavailable(operation: PowerOperation, state: PowerState, reason: Unavailable
             state,
             reason,
         },
+    }
+}
+
+/// The in-process gate's refusal as an error.
+fn refused(refusal: Refusal) -> Error {
+    match refusal {
+        Refusal::InFlight => Error::OperationInProgress,
+        cooling => Error::CoolingDown {
+            since_secs: cooling.seconds_since_last_send().unwrap_or(0),
+            remaining_secs: cooling.seconds_remaining().unwrap_or(0),
+        },
+    }
+}
+
+/// `sent_at` before the power-change request was handed to the connection.
+const NOT_SENT: u64 = u64::MAX;
+
+/// A power operation's claim in the inventory; released when dropped (the operation ended
+/// without sending, or failed, or its future was dropped), unless the send replaced it.
+struct HeldClaim<'a> {
+    store: &'a dyn Store,
+    key: String,
+    owner: &'a str,
+}
+
+impl HeldClaim<'_> {
+    fn release(&self) {
+        if let Err(error) = self.store.release_power_claim(&self.key, self.owner) {
+            // It lapses by itself at the end of its lifetime.
+            tracing::warn!(%error, device = %self.key, "could not release a power-operation claim");
+        }
+    }
+}
+
+impl Drop for HeldClaim<'_> {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+/// Why a power operation gave up before sending its request.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the power change was not sent within {0:?}, the longest a power operation may hold its \
+     workstation"
+)]
+struct SendDeadlinePassed(Duration);
+
+/// Runs `work` if it finishes by `deadline` (none: no limit); else a network timeout.
+async fn before<T>(
+    deadline: Option<tokio::time::Instant>,
+    lifetime: Duration,
+    work: impl Future<Output = T>,
+) -> Result<T, Error> {
+    match deadline {
+        Some(deadline) => {
+            tokio::time::timeout_at(deadline, work)
+                .await
+                .map_err(|_| Error::NetworkTimeout {
+                    source: Box::new(SendDeadlinePassed(lifetime)),
+                })
+        }
+        None => Ok(work.await),
     }
 }
 
@@ -1190,14 +1512,15 @@ fn progress(
 
 /// Re-reads the state until it shows the change complete or the deadline passes; read errors (a
 /// device busy resetting) are tolerated until then. Returns the last state read and whether the
-/// change was seen (begun or complete).
+/// change was seen complete: a restart that went down and has not come back on by the deadline
+/// is not confirmed. A deadline too far to represent means no deadline.
 async fn confirm(
     session: &DeviceSession,
     operation: PowerOperation,
     before: PowerState,
     confirmation: Confirmation,
 ) -> (Option<PowerState>, bool) {
-    let deadline = tokio::time::Instant::now() + confirmation.deadline;
+    let deadline = tokio::time::Instant::now().checked_add(confirmation.deadline);
     let mut last = None;
     let mut started = false;
     loop {
@@ -1209,9 +1532,81 @@ async fn confirm(
                 Progress::NotYet => {}
             }
         }
-        if tokio::time::Instant::now() + confirmation.interval > deadline {
-            return (last, started);
+        let next_read = tokio::time::Instant::now().checked_add(confirmation.interval);
+        let out_of_time = match (deadline, next_read) {
+            (None, _) => false,
+            (Some(_), None) => true,
+            (Some(deadline), Some(next_read)) => next_read > deadline,
+        };
+        if out_of_time {
+            return (last, false);
         }
         tokio::time::sleep(confirmation.interval).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryStore;
+
+    #[tokio::test]
+    async fn a_panicked_bulk_task_is_an_internal_error_of_its_workstation_and_the_run_goes_on() {
+        let ca = amt_sim::SimCa::generate("root").expect("CA");
+        let manager = Manager::builder()
+            .store(MemoryStore::new())
+            .vault_key(VaultKey::generate().expect("key"))
+            .build()
+            .expect("manager");
+        manager
+            .add_deployment("lab", ca.cert_pem())
+            .expect("deployment");
+        for name in ["a", "b", "c"] {
+            manager
+                .add_workstation("lab", name, &format!("{name}.example.com"), None, false)
+                .expect("workstation");
+        }
+        let workstations = manager.workstations().expect("list");
+        let seen = Mutex::new(Vec::new());
+        let results = manager
+            .bulk(
+                workstations,
+                |p| {
+                    lock(&seen).push((p.done, p.total, p.latest.name.clone()));
+                },
+                |_, name| async move {
+                    assert_ne!(name, "b", "a bug in the work on b");
+                    Ok(name.len())
+                },
+            )
+            .await;
+        let outcomes: Vec<(&str, Result<usize, &str>)> = results
+            .iter()
+            .map(|r| {
+                (
+                    r.name.as_str(),
+                    r.result.as_ref().copied().map_err(Error::kind),
+                )
+            })
+            .collect();
+        assert_eq!(
+            outcomes,
+            [("a", Ok(1)), ("b", Err("internal")), ("c", Ok(1))]
+        );
+        assert_eq!(
+            results[1].result.as_ref().unwrap_err().to_string(),
+            "Internal error: the task working on this workstation panicked"
+        );
+        let mut seen = seen.into_inner().expect("lock");
+        seen.sort_by(|x, y| x.2.cmp(&y.2));
+        let done: HashSet<usize> = seen.iter().map(|(done, _, _)| *done).collect();
+        assert_eq!(done, HashSet::from([1, 2, 3]), "progress reaches the total");
+        assert!(seen.iter().all(|(_, total, _)| *total == 3));
+        assert_eq!(
+            seen.iter()
+                .map(|(_, _, name)| name.as_str())
+                .collect::<Vec<_>>(),
+            ["a", "b", "c"]
+        );
     }
 }

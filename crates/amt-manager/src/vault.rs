@@ -10,6 +10,10 @@
 //! The key comes from a key file (created with mode 0600 on first use; a file that other users
 //! can read is refused) or from the embedding application. Decrypted passwords only ever live in
 //! [`SecretString`]; key bytes and decrypted buffers are zeroed when dropped.
+//!
+//! A key file appears whole or not at all: it is written to a private temporary file in the
+//! same directory, flushed to disk, then hard-linked to its name (which fails if the name is
+//! taken, so of two processes creating it, one wins and the other reads the winner's key).
 
 use std::fmt;
 use std::io::Write as _;
@@ -63,6 +67,31 @@ pub enum VaultError {
     #[error("key file {path} is not an amt-manager vault key")]
     KeyFileFormat {
         /// The key file.
+        path: PathBuf,
+    },
+    /// The key file is empty or stops short (written by something that was interrupted).
+    #[error(
+        "key file {path} is empty or incomplete; if no credentials were ever sealed with it, \
+         remove it and a new key is made"
+    )]
+    KeyFileIncomplete {
+        /// The key file.
+        path: PathBuf,
+    },
+    /// A key rotation was asked for while an earlier one is unfinished.
+    #[error(
+        "an earlier key rotation is unfinished: the credentials of {} are still sealed with an \
+         older key and cannot be re-encrypted; set or clear them, then rotate again",
+        .workstations.join(", ")
+    )]
+    RotationUnfinished {
+        /// The workstations whose records hold the rotation back.
+        workstations: Vec<String>,
+    },
+    /// Another key rotation (in another process) has written its new key file.
+    #[error("another key rotation is in progress ({path} exists)")]
+    RotationInProgress {
+        /// The new key file of the other rotation.
         path: PathBuf,
     },
     /// The key file can be read by other users.
@@ -145,7 +174,10 @@ impl VaultKey {
         }
     }
 
-    /// A new random key.
+    /// A new random key. Its bytes cannot be read back: an application that keeps its own key
+    /// (rather than a key file) makes the bytes itself, keeps them, and uses [`from_bytes`].
+    ///
+    /// [`from_bytes`]: Self::from_bytes
     pub fn generate() -> Result<Self, VaultError> {
         let mut bytes = Zeroizing::new([0u8; 32]);
         getrandom::fill(bytes.as_mut_slice()).map_err(|e| VaultError::Random(e.to_string()))?;
@@ -170,6 +202,11 @@ impl VaultKey {
                 source,
             }
         })?);
+        if is_truncated_key_file(&text) {
+            return Err(VaultError::KeyFileIncomplete {
+                path: path.to_owned(),
+            });
+        }
         let format = || VaultError::KeyFileFormat {
             path: path.to_owned(),
         };
@@ -189,23 +226,18 @@ impl VaultKey {
         Ok(Self::from_bytes(*bytes))
     }
 
-    /// Writes the key to a new file with mode 0600 (fails if the file exists).
+    /// Writes the key to a new file with mode 0600, atomically: the file appears complete or not
+    /// at all. Fails with [`std::io::ErrorKind::AlreadyExists`] if the file exists.
     pub fn write_new_file(&self, path: &Path) -> Result<(), VaultError> {
         let io = |source| VaultError::KeyFileIo {
             path: path.to_owned(),
             source,
         };
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(io)?;
-        }
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt as _;
-            options.mode(0o600);
-        }
-        let mut file = options.open(path).map_err(io)?;
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(io)?;
         let mut text = Zeroizing::new(String::with_capacity(100));
         text.push_str(KEY_FILE_HEADER);
         text.push('\n');
@@ -214,9 +246,80 @@ impl VaultKey {
             text.push(char::from(HEX[usize::from(byte & 0xf)]));
         }
         text.push('\n');
-        file.write_all(text.as_bytes()).map_err(io)?;
-        file.sync_all().map_err(io)
+        let temp = temporary_path(path)?;
+        let written = write_private(&temp, text.as_bytes())
+            // The link is the atomic step: it gives the complete file its name, or fails if the
+            // name is taken (where a rename would replace the other file).
+            .and_then(|()| std::fs::hard_link(&temp, path));
+        let _ = std::fs::remove_file(&temp);
+        written.map_err(io)?;
+        sync_dir(dir).map_err(io)
     }
+}
+
+/// Whether a key file's text is a beginning of a well-formed one (empty, or cut short).
+fn is_truncated_key_file(text: &str) -> bool {
+    let header = format!("{KEY_FILE_HEADER}\n");
+    if text.len() <= header.len() {
+        return header.starts_with(text);
+    }
+    text.strip_prefix(&header)
+        .is_some_and(|hex| hex.len() < 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// A fresh name beside `path` for writing it.
+fn temporary_path(path: &Path) -> Result<PathBuf, VaultError> {
+    let mut random = [0u8; 8];
+    getrandom::fill(&mut random).map_err(|e| VaultError::Random(e.to_string()))?;
+    let mut name = std::ffi::OsString::from(".");
+    name.push(path.file_name().unwrap_or_default());
+    name.push(format!(".{}.", std::process::id()));
+    for byte in random {
+        name.push(format!("{byte:02x}"));
+    }
+    name.push(".tmp");
+    Ok(path.with_file_name(name))
+}
+
+/// Creates `path` (which must not exist) with mode 0600 and writes `bytes` to disk.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+/// Flushes a directory's entries to disk, so that a new name in it survives a crash.
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::fs::File::open(dir)?.sync_all()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(())
+    }
+}
+
+/// Moves the key file `from` over `to` (the last step of a key rotation), durably.
+pub(crate) fn replace_key_file(from: &Path, to: &Path) -> Result<(), VaultError> {
+    let io = |source| VaultError::KeyFileIo {
+        path: to.to_owned(),
+        source,
+    };
+    std::fs::rename(from, to).map_err(io)?;
+    let dir = to
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    sync_dir(dir).map_err(io)
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -272,19 +375,27 @@ impl Vault {
 
     /// A vault whose key lives in `path`, created (mode 0600, random key) if it does not exist.
     pub fn open_key_file(path: &Path) -> Result<Self, VaultError> {
+        Self::open_or_create(path, |key| key.write_new_file(path))
+    }
+
+    /// [`open_key_file`](Self::open_key_file), creating the file with `create`.
+    fn open_or_create(
+        path: &Path,
+        create: impl FnOnce(&VaultKey) -> Result<(), VaultError>,
+    ) -> Result<Self, VaultError> {
         match VaultKey::read_file(path) {
             Ok(key) => Ok(Self::new(key)),
             Err(VaultError::KeyFileIo { source, .. })
                 if source.kind() == std::io::ErrorKind::NotFound =>
             {
                 let key = VaultKey::generate()?;
-                match key.write_new_file(path) {
+                match create(&key) {
                     Ok(()) => Ok(Self::new(key)),
                     // Another process created it first: use theirs.
                     Err(VaultError::KeyFileIo { source, .. })
                         if source.kind() == std::io::ErrorKind::AlreadyExists =>
                     {
-                        Ok(Self::new(VaultKey::read_file(path)?))
+                        read_winners_key(path).map(Self::new)
                     }
                     Err(other) => Err(other),
                 }
@@ -385,6 +496,36 @@ impl Vault {
     /// Whether `sealed` was sealed by the current key.
     pub fn is_current(&self, sealed: &SealedSecret) -> bool {
         sealed.key_id() == Some(self.current.id)
+    }
+
+    /// Whether `sealed` names one of the older keys (it needs re-encrypting, or is damaged).
+    pub fn is_older(&self, sealed: &SealedSecret) -> bool {
+        sealed
+            .key_id()
+            .is_some_and(|id| id != self.current.id && self.older.iter().any(|k| k.id == id))
+    }
+
+    /// Whether the vault holds keys that only open (a key rotation is under way).
+    pub fn has_older_keys(&self) -> bool {
+        !self.older.is_empty()
+    }
+}
+
+/// Reads a key file another process has just created. Files written by this module appear
+/// complete; one written by something else (an older version wrote in place) may still be
+/// growing, so an incomplete file is read again a few times before giving up.
+fn read_winners_key(path: &Path) -> Result<VaultKey, VaultError> {
+    const ATTEMPTS: u32 = 5;
+    const PAUSE: std::time::Duration = std::time::Duration::from_millis(20);
+    let mut attempt = 1;
+    loop {
+        match VaultKey::read_file(path) {
+            Err(VaultError::KeyFileIncomplete { .. }) if attempt < ATTEMPTS => {
+                attempt += 1;
+                std::thread::sleep(PAUSE);
+            }
+            other => return other,
+        }
     }
 }
 
@@ -507,6 +648,86 @@ mod tests {
             VaultKey::read_file(&path),
             Err(VaultError::KeyFileFormat { .. })
         ));
+    }
+
+    #[test]
+    fn empty_or_cut_short_key_files_are_refused_as_incomplete() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vault.key");
+        VaultKey::from_bytes([0x5a; 32])
+            .write_new_file(&path)
+            .unwrap();
+        let whole = std::fs::read_to_string(&path).unwrap();
+        for cut in [0, 10, KEY_FILE_HEADER.len() + 1, whole.len() - 10] {
+            std::fs::write(&path, &whole[..cut]).unwrap();
+            match Vault::open_key_file(&path) {
+                Err(error @ VaultError::KeyFileIncomplete { .. }) => assert_eq!(
+                    error.to_string(),
+                    format!(
+                        "key file {} is empty or incomplete; if no credentials were ever \
+                         sealed with it, remove it and a new key is made",
+                        path.display()
+                    )
+                ),
+                other => panic!("{cut} bytes: {other:?}"),
+            }
+        }
+        std::fs::write(&path, &whole).unwrap();
+        assert!(Vault::open_key_file(&path).is_ok(), "the whole file opens");
+    }
+
+    #[test]
+    fn a_key_file_is_never_overwritten_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vault.key");
+        let first = VaultKey::from_bytes([1; 32]);
+        first.write_new_file(&path).unwrap();
+        match VaultKey::from_bytes([2; 32]).write_new_file(&path) {
+            Err(VaultError::KeyFileIo { source, .. }) => {
+                assert_eq!(source.kind(), std::io::ErrorKind::AlreadyExists);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(VaultKey::read_file(&path).unwrap().id(), first.id());
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["vault.key"]);
+    }
+
+    #[test]
+    fn the_loser_of_a_creation_race_uses_the_winners_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vault.key");
+        let winner = VaultKey::from_bytes([3; 32]);
+        // The winner's file appears between the loser's failed read and its own creation.
+        let vault = Vault::open_or_create(&path, |key| {
+            winner.write_new_file(&path)?;
+            key.write_new_file(&path)
+        })
+        .unwrap();
+        assert_eq!(vault.current_key().id(), winner.id());
+    }
+
+    #[test]
+    fn processes_creating_one_key_file_at_once_agree_on_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vault.key");
+        let start = std::sync::Barrier::new(8);
+        let ids: Vec<KeyId> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..8)
+                .map(|_| {
+                    scope.spawn(|| {
+                        start.wait();
+                        Vault::open_key_file(&path).unwrap().current_key().id()
+                    })
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join().unwrap()).collect()
+        });
+        assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]

@@ -17,8 +17,14 @@ use amt_sim::{
 use amt_trust::Host;
 use secrecy::SecretString;
 
+#[path = "manager/bulk.rs"]
+mod bulk;
 #[path = "manager/legacy.rs"]
 mod legacy;
+#[path = "manager/processes.rs"]
+mod processes;
+#[path = "manager/rotation.rs"]
+mod rotation;
 
 const PASSWORD: &str = "P@ssw0rd1";
 
@@ -113,6 +119,13 @@ fn direct_to(port: u16, ca: &SimCa, allow_legacy_tls: bool) -> DirectTarget {
     }
 }
 
+/// What the operating system says when a connection to `port` on loopback is refused.
+fn refused_connection(port: u16) -> String {
+    std::net::TcpStream::connect(("127.0.0.1", port))
+        .expect_err("nothing listens")
+        .to_string()
+}
+
 fn assert_error(result: Result<impl std::fmt::Debug, Error>, kind: &str, message: &str) {
     match result {
         Err(error) => {
@@ -154,13 +167,23 @@ async fn inventory_names_are_checked_and_clear_errors_name_them() {
             .kind(),
         "invalid_input"
     );
-    assert_eq!(
-        m.add_deployment("other", "not a certificate")
-            .unwrap_err()
-            .kind(),
-        "invalid_provider_root"
+    assert_error(
+        m.add_deployment("other", "not a certificate"),
+        "invalid_provider_root",
+        "The Intel provider CA certificate cannot be used: the provider CA certificate is not PEM text (expected a \
+         -----BEGIN CERTIFICATE----- block)",
     );
-    assert_eq!(m.remove_deployment("lab").unwrap_err().kind(), "in_use");
+    assert_error(
+        m.remove_deployment("lab"),
+        "in_use",
+        r#"Deployment "lab" still has 1 workstation(s); remove them first"#,
+    );
+    m.add_pool("floor-1").expect("pool");
+    assert_error(
+        m.remove_pool_member("floor-1", "ws-1"),
+        "not_found",
+        r#"Workstation "ws-1" is not a member of pool "floor-1""#,
+    );
     assert_error(
         m.add_pool(""),
         "invalid_input",
@@ -217,11 +240,17 @@ async fn saving_credentials_validates_them_first_and_stores_nothing_on_failure()
         .await
         .unwrap_err();
     assert_eq!(error.kind(), "credentials_invalid");
-    assert!(
-        error.to_string().starts_with(
-            "Error validating management credentials: The workstation could not be reached"
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "Error validating management credentials: The workstation could not be reached: \
+             the connection was refused ({})",
+            refused_connection(port)
         ),
-        "{error}"
+    );
+    assert!(
+        m.workstation("gone").expect("ws").username.is_none(),
+        "nothing stored"
     );
 
     // A workstation whose certificate comes from another CA.
@@ -265,12 +294,10 @@ async fn management_needs_credentials_and_operations_need_management() {
     m.set_credentials("ws-1", "admin", SecretString::from(PASSWORD))
         .await
         .expect("credentials");
-    assert_eq!(
-        m.run("ws-1", PowerOperation::Reset)
-            .await
-            .unwrap_err()
-            .kind(),
-        "not_managed"
+    assert_error(
+        m.run("ws-1", PowerOperation::Reset).await,
+        "not_managed",
+        "Workstation ws-1 is not managed; turn management on to run power operations",
     );
     m.set_managed("ws-1", true).expect("managed");
     m.clear_credentials("ws-1").expect("clear");
@@ -562,17 +589,11 @@ async fn a_refused_power_change_is_reported_with_amts_reason() {
     let mut kvm = device_config();
     kvm.redirection_session = true;
     lab.add_managed("kvm", kvm).await;
-    let error = lab
-        .manager
-        .run("kvm", PowerOperation::PowerOff)
-        .await
-        .unwrap_err();
-    assert_eq!(error.kind(), "operation_refused");
-    assert!(
-        error
-            .to_string()
-            .starts_with("Intel AMT refused Power Off: not possible now"),
-        "{error}"
+    assert_error(
+        lab.manager.run("kvm", PowerOperation::PowerOff).await,
+        "operation_refused",
+        "Intel AMT refused Power Off: not possible now (the transition is not allowed, a remote \
+         KVM, SOL or IDE-R session is open, or the OS agent is not running)",
     );
 }
 
@@ -716,7 +737,13 @@ async fn key_rotation_reseals_every_record() {
             .expect("credentials");
     }
     let old_key = std::fs::read(&key).expect("key file");
-    let new_id = manager.rotate_vault_key().expect("rotate");
+    let rotation = manager.rotate_vault_key().expect("rotate");
+    assert!(
+        rotation.finished && rotation.unopenable.is_empty(),
+        "{rotation:?}"
+    );
+    assert_eq!(rotation.resealed, 2);
+    let new_id = rotation.key_id;
     assert_ne!(
         std::fs::read(&key).expect("key file"),
         old_key,
@@ -798,37 +825,47 @@ async fn the_database_file_never_holds_a_password_in_clear() {
     let mut config = device_config();
     config.password = SecretString::from(secret);
     let device = SimDevice::start(config, &ca).await.expect("device");
-    {
-        let manager = Manager::open(&db, &key).expect("manager");
-        manager
-            .add_deployment("lab", ca.cert_pem())
-            .expect("deployment");
-        manager
-            .add_workstation("lab", "one", "127.0.0.1", Some(device.addr().port()), false)
-            .expect("ws");
-        manager
-            .set_credentials("one", "admin", SecretString::from(secret))
-            .await
-            .expect("credentials");
-        manager.rotate_vault_key().expect("rotate");
-    }
-    let mut scanned = 0;
-    for entry in std::fs::read_dir(dir.path()).expect("dir") {
-        let path = entry.expect("entry").path();
-        if path
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with("inventory.db"))
-        {
-            let bytes = std::fs::read(&path).expect("read");
+    let manager = Manager::open(&db, &key).expect("manager");
+    manager
+        .add_deployment("lab", ca.cert_pem())
+        .expect("deployment");
+    let ws = manager
+        .add_workstation("lab", "one", "127.0.0.1", Some(device.addr().port()), false)
+        .expect("ws");
+    manager
+        .set_credentials("one", "admin", SecretString::from(secret))
+        .await
+        .expect("credentials");
+
+    let contains = |bytes: &[u8], needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    // While the manager is open, recent writes live in the WAL (it is checkpointed and removed
+    // when the last connection closes), so the WAL is scanned as well as the database file.
+    let scan = |stage: &str| {
+        let sealed = manager
+            .store()
+            .credentials(ws.id)
+            .expect("read")
+            .expect("stored")
+            .sealed;
+        for suffix in ["", "-wal", "-shm"] {
+            let path = dir.path().join(format!("inventory.db{suffix}"));
+            let bytes = std::fs::read(&path).expect("the file exists while the manager is open");
             assert!(
-                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
-                "{} holds the password",
+                !contains(&bytes, secret.as_bytes()),
+                "{stage}: {} holds the password",
                 path.display()
             );
-            scanned += 1;
+            if suffix == "-wal" {
+                assert!(
+                    contains(&bytes, sealed.as_bytes()),
+                    "{stage}: the WAL holds the sealed record, so its scan tells"
+                );
+            }
         }
-    }
-    assert!(scanned >= 1);
+    };
+    scan("saved");
+    manager.rotate_vault_key().expect("rotate");
+    scan("rotated");
 }
 
 #[tokio::test]
@@ -868,11 +905,27 @@ async fn network_and_certificate_failures_map_to_their_rows() {
         .await
         .unwrap_err();
     assert_eq!(error.kind(), "certificate_invalid");
+    // Exact but for the two instants, which depend on when the test runs.
+    let message = error.to_string();
+    let times = message
+        .strip_prefix("AMT certificate is not valid: the certificate expired at ")
+        .and_then(|rest| rest.strip_suffix(')'))
+        .and_then(|rest| rest.split_once(" (checked at "));
+    let is_instant = |t: &str| {
+        t.len() == 20
+            && t.bytes().enumerate().all(|(i, b)| match i {
+                4 | 7 => b == b'-',
+                10 => b == b'T',
+                13 | 16 => b == b':',
+                19 => b == b'Z',
+                _ => b.is_ascii_digit(),
+            })
+    };
     assert!(
-        error
-            .to_string()
-            .starts_with("AMT certificate is not valid: "),
-        "{error}"
+        times.is_some_and(|(expired, checked)| is_instant(expired)
+            && is_instant(checked)
+            && expired < checked),
+        "{message}"
     );
 
     lab.devices[stalled].inject(FaultRule::on_reads(Fault::Stall, 1));
@@ -883,25 +936,23 @@ async fn network_and_certificate_failures_map_to_their_rows() {
     );
 
     lab.devices[malformed].inject(FaultRule::on_reads(Fault::MalformedXml, 1));
-    let error = m.status("malformed").await.unwrap_err();
-    assert_eq!(error.kind(), "protocol");
-    assert!(
-        error
-            .to_string()
-            .starts_with("Unexpected response from Intel AMT: "),
-        "{error}"
+    assert_error(
+        m.status("malformed").await,
+        "protocol",
+        "Unexpected response from Intel AMT: the reply cannot be read: XML body ends before the \
+         document is complete (inside Body)",
     );
 
     let closed = std::net::TcpListener::bind(any_port()).expect("bind");
     let port = closed.local_addr().expect("addr").port();
     drop(closed);
-    let error = m.status_direct(direct(port)).await.unwrap_err();
-    assert_eq!(error.kind(), "unreachable");
-    assert!(
-        error
-            .to_string()
-            .starts_with("The workstation could not be reached: "),
-        "{error}"
+    assert_error(
+        m.status_direct(direct(port)).await,
+        "unreachable",
+        &format!(
+            "The workstation could not be reached: the connection was refused ({})",
+            refused_connection(port)
+        ),
     );
 }
 
@@ -952,13 +1003,11 @@ async fn tls_refusals_and_soap_faults_map_to_their_rows() {
         Fault::SoapFault(Box::new(amt_wsman::Fault::access_denied())),
         1,
     ));
-    let error = m.status("faulty").await.unwrap_err();
-    assert_eq!(error.kind(), "wsman_fault");
-    assert!(
-        error
-            .to_string()
-            .starts_with("Intel AMT returned a fault: AccessDenied: "),
-        "{error}"
+    assert_error(
+        m.status("faulty").await,
+        "wsman_fault",
+        "Intel AMT returned a fault: AccessDenied: The sender was not authorized to access the \
+         resource.",
     );
 }
 
@@ -989,5 +1038,356 @@ async fn only_the_most_recently_used_connections_stay_open() {
     assert_eq!(
         a_after.unauthorized, a_before.unauthorized,
         "and kept its digest nonce"
+    );
+}
+
+/// Waits (briefly, polling) until `done` holds.
+async fn wait_until(what: &str, done: impl Fn() -> bool) {
+    for _ in 0..1_000 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("gave up waiting until {what}");
+}
+
+/// Options for a lab whose devices stall: short timeouts, no confirmation.
+fn stalling_options() -> ManagerOptions {
+    let mut options = options();
+    options.timeouts = Timeouts::uniform(Duration::from_millis(500));
+    options.confirmation = None;
+    options
+}
+
+#[tokio::test]
+async fn a_second_run_on_a_busy_workstation_is_refused_as_in_progress() {
+    let mut lab = Lab::with_options(stalling_options());
+    let i = lab.add_managed("ws-1", device_config()).await;
+    lab.devices[i].inject(FaultRule::on_reads(Fault::Stall, 1));
+    let first = tokio::spawn({
+        let manager = lab.manager.clone();
+        async move { manager.run("ws-1", PowerOperation::Reset).await }
+    });
+    let device = &lab.devices[i];
+    wait_until("the first run reads the state", || {
+        device.counters().faults == 1
+    })
+    .await;
+    assert_error(
+        lab.manager.run("ws-1", PowerOperation::PowerOff).await,
+        "operation_in_progress",
+        "Another power operation on this workstation is in progress",
+    );
+    assert_eq!(
+        first.await.expect("task").unwrap_err().kind(),
+        "network_timeout"
+    );
+    assert_eq!(device.counters().total_invokes(), 0);
+    lab.manager
+        .run("ws-1", PowerOperation::Reset)
+        .await
+        .expect("free again, with no cooldown: nothing was sent");
+}
+
+#[tokio::test]
+async fn an_unreadable_inventory_is_the_inventory_row() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("inventory.db");
+    std::fs::write(&db, vec![0x5a; 8192]).expect("garbage");
+    assert_error(
+        Manager::open(&db, &dir.path().join("vault.key")),
+        "inventory",
+        "The inventory could not be read or written: the inventory database failed: file is \
+         not a database",
+    );
+}
+
+#[tokio::test]
+async fn an_altered_credential_record_is_the_vault_row() {
+    let mut lab = Lab::new();
+    lab.add_managed("ws-1", device_config()).await;
+    let store = lab.manager.store();
+    let ws = lab.manager.workstation("ws-1").expect("ws");
+    let mut stored = store.credentials(ws.id).expect("read").expect("stored");
+    let mut bytes = stored.sealed.as_bytes().to_vec();
+    *bytes.last_mut().expect("bytes") ^= 1;
+    stored.sealed = amt_manager::vault::SealedSecret::from_bytes(bytes);
+    store.set_credentials(ws.id, &stored).expect("write");
+    assert_error(
+        lab.manager.status("ws-1").await,
+        "vault",
+        "Stored credentials could not be used: the stored credentials do not decrypt (altered, \
+         or moved from another workstation)",
+    );
+}
+
+#[tokio::test]
+async fn a_restart_that_does_not_come_back_on_by_the_deadline_is_unconfirmed() {
+    let mut options = options();
+    options.confirmation = Some(Confirmation {
+        deadline: Duration::from_millis(200),
+        interval: Duration::from_millis(20),
+    });
+    let mut lab = Lab::with_options(options);
+    let mut stuck = device_config();
+    // The power cycle goes down at once and would come back after a minute.
+    stuck.timing.change_delay = Duration::from_secs(60);
+    lab.add_managed("stuck", stuck).await;
+    let outcome = lab
+        .manager
+        .run("stuck", PowerOperation::PowerCycle)
+        .await
+        .expect("run");
+    assert!(outcome.accepted());
+    assert_eq!(outcome.state_after, Some(PowerState::PowerCycleOffSoft));
+    assert_eq!(
+        outcome.confirmed,
+        Some(false),
+        "it went down but was not seen on again"
+    );
+}
+
+#[tokio::test]
+async fn a_confirmation_deadline_too_far_to_represent_means_no_deadline() {
+    let mut options = options();
+    options.confirmation = Some(Confirmation {
+        deadline: Duration::MAX,
+        interval: Duration::from_millis(20),
+    });
+    let mut lab = Lab::with_options(options);
+    lab.add_managed("ws-1", device_config()).await;
+    let outcome = lab
+        .manager
+        .run("ws-1", PowerOperation::Reset)
+        .await
+        .expect("run");
+    assert_eq!(outcome.confirmed, Some(true));
+}
+
+#[tokio::test]
+async fn a_firmware_update_refreshes_the_cached_version() {
+    let mut lab = Lab::new();
+    lab.add_managed("ws-1", device_config()).await;
+    let ws = lab.manager.workstation("ws-1").expect("ws");
+    // The cache says AMT 9 (read before an update); the workstation now runs 16.1.25.
+    lab.manager
+        .store()
+        .set_amt_version(ws.id, Some("9.0.1"))
+        .expect("stale version");
+    lab.manager
+        .run("ws-1", PowerOperation::GracefulRestart)
+        .await
+        .expect("AMT 16 runs a graceful restart");
+    assert_eq!(
+        lab.manager
+            .workstation("ws-1")
+            .expect("ws")
+            .amt_version
+            .map(|v| v.to_string())
+            .as_deref(),
+        Some("16.1.25")
+    );
+}
+
+#[tokio::test]
+async fn moving_a_workstation_forgets_its_version() {
+    let mut lab = Lab::new();
+    lab.add_managed("ws-1", device_config()).await;
+    let cached = |lab: &Lab| lab.manager.workstation("ws-1").expect("ws").amt_version;
+    assert!(cached(&lab).is_some());
+    lab.manager
+        .update_workstation("ws-1", Some("ws-one"), None, None)
+        .expect("rename");
+    lab.manager
+        .update_workstation("ws-one", Some("ws-1"), None, None)
+        .expect("rename back");
+    assert!(cached(&lab).is_some(), "a new name is the same device");
+    lab.manager
+        .update_workstation("ws-1", None, Some("localhost"), None)
+        .expect("new host");
+    assert_eq!(cached(&lab), None);
+}
+
+#[tokio::test]
+async fn a_send_time_ahead_of_the_clock_holds_the_workstation_one_period() {
+    let mut lab = Lab::new();
+    let i = lab.add_managed("ws-1", device_config()).await;
+    let key = lab.manager.workstation("ws-1").expect("ws").device_key();
+    // Written by a host whose clock runs an hour ahead (or before this clock was stepped back).
+    lab.manager
+        .store()
+        .record_power_send(&key, 1_800_000_000_000 + 3_600_000)
+        .expect("send");
+    assert_error(
+        lab.manager.run("ws-1", PowerOperation::Reset).await,
+        "cooling_down",
+        "A power operation was sent to this workstation 0 s ago; the next is allowed in 20 s",
+    );
+    lab.clock.advance(Duration::from_millis(19_999));
+    assert_error(
+        lab.manager.run("ws-1", PowerOperation::Reset).await,
+        "cooling_down",
+        "A power operation was sent to this workstation 19 s ago; the next is allowed in 1 s",
+    );
+    lab.clock.advance(Duration::from_millis(1));
+    lab.manager
+        .run("ws-1", PowerOperation::Reset)
+        .await
+        .expect("20 s after the send was first seen");
+    assert_eq!(lab.devices[i].counters().total_invokes(), 1);
+}
+
+#[tokio::test]
+async fn a_send_that_may_have_reached_the_device_keeps_the_cooldown() {
+    let mut lab = Lab::with_options(stalling_options());
+    let stalled = lab.add_managed("stalled", device_config()).await;
+    let dropped = lab.add_managed("dropped", device_config()).await;
+    lab.devices[stalled].inject(FaultRule::on_power_changes(Fault::Stall, 1));
+    lab.devices[dropped].inject(FaultRule::on_power_changes(Fault::DropConnection, 1));
+    let m = &lab.manager;
+    assert_error(
+        m.run("stalled", PowerOperation::Reset).await,
+        "network_timeout",
+        "Network timeout occurred",
+    );
+    assert_eq!(
+        m.run("dropped", PowerOperation::Reset)
+            .await
+            .unwrap_err()
+            .kind(),
+        "unreachable"
+    );
+    for name in ["stalled", "dropped"] {
+        assert_eq!(
+            m.run(name, PowerOperation::Reset).await.unwrap_err().kind(),
+            "cooling_down",
+            "{name}"
+        );
+    }
+    // The stalled device received the request (and would never answer); the other acted on it.
+    assert_eq!(lab.devices[stalled].counters().faults, 1);
+    assert_eq!(lab.devices[dropped].counters().total_invokes(), 1);
+}
+
+#[tokio::test]
+async fn a_power_change_refused_with_a_401_withdraws_its_send() {
+    let mut options = options();
+    options.timeouts = Timeouts::uniform(Duration::from_secs(5));
+    options.confirmation = None;
+    let mut lab = Lab::with_options(options);
+    let mut config = device_config();
+    config.clock = amt_sim::SimClock::manual();
+    let i = lab.add_managed("ws-1", config).await;
+    let device = &lab.devices[i];
+    let key = lab.manager.workstation("ws-1").expect("ws").device_key();
+
+    // The run's state read is answered late; meanwhile someone locks logins with wrong
+    // passwords, so that the power change itself is answered 401.
+    device.inject(FaultRule::on_reads(
+        Fault::Latency(Duration::from_millis(1_500)),
+        1,
+    ));
+    let run = tokio::spawn({
+        let manager = lab.manager.clone();
+        async move { manager.run("ws-1", PowerOperation::Reset).await }
+    });
+    wait_until("the run reads the state", || device.counters().faults == 1).await;
+    let intruder = Manager::builder()
+        .store(MemoryStore::new())
+        .vault_key(VaultKey::generate().expect("key"))
+        .build()
+        .expect("manager");
+    let mut wrong = direct_to(device.addr().port(), &lab.ca, false);
+    wrong.password = SecretString::from("wrong");
+    while device.counters().failed_logins < 10 {
+        intruder
+            .validate_direct(wrong.clone())
+            .await
+            .expect_err("wrong password");
+    }
+    assert_eq!(
+        run.await.expect("task").unwrap_err().kind(),
+        "credentials_invalid"
+    );
+    assert!(device.counters().lockout_refusals >= 1);
+    assert_eq!(device.counters().total_invokes(), 0, "AMT did not act");
+    assert_eq!(
+        lab.manager.store().last_power_send(&key).expect("store"),
+        None,
+        "the send was withdrawn"
+    );
+
+    // Once the lockout is over, the next run is not cooling down.
+    device.clock().advance(Duration::from_secs(6));
+    lab.manager
+        .run("ws-1", PowerOperation::Reset)
+        .await
+        .expect("no cooldown");
+    assert_eq!(device.counters().total_invokes(), 1);
+}
+
+#[tokio::test]
+async fn debug_output_of_a_manager_with_live_sessions_shows_no_password() {
+    let mut lab = Lab::new();
+    lab.add_managed("ws-1", device_config()).await;
+    lab.manager.status("ws-1").await.expect("status");
+    let debug = format!("{:?}", lab.manager);
+    assert!(
+        debug.contains("ws-1") || debug.contains("127.0.0.1"),
+        "{debug}"
+    );
+    assert!(!debug.contains(PASSWORD), "{debug}");
+}
+
+#[tokio::test]
+async fn a_run_that_cannot_send_while_it_may_hold_the_workstation_gives_up_unsent() {
+    let mut options = stalling_options();
+    // A claim lasts three calls of 3 × 250 ms: 2.25 s.
+    options.timeouts = Timeouts::uniform(Duration::from_millis(250));
+    let mut lab = Lab::with_options(options);
+    let i = lab.add_managed("ws-1", device_config()).await;
+    let device = &lab.devices[i];
+    let key = lab.manager.workstation("ws-1").expect("ws").device_key();
+    // Twelve status reads that each stall until their 250 ms timeout queue on the session
+    // first: the run's own read waits behind them for 3 s.
+    device.inject(FaultRule::on_reads(Fault::Stall, 12));
+    for _ in 0..12 {
+        let manager = lab.manager.clone();
+        tokio::spawn(async move { manager.status("ws-1").await });
+    }
+    wait_until("the first status read stalls", || {
+        device.counters().faults == 1
+    })
+    .await;
+    let error = lab
+        .manager
+        .run("ws-1", PowerOperation::Reset)
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), "network_timeout");
+    assert_eq!(
+        error.chain().to_string(),
+        "Network timeout occurred\n  caused by: the power change was not sent within 2.25s, the \
+         longest a power operation may hold its workstation"
+    );
+    assert_eq!(device.counters().total_invokes(), 0);
+    assert_eq!(
+        lab.manager.store().last_power_send(&key).expect("store"),
+        None
+    );
+    assert_eq!(
+        lab.manager
+            .store()
+            .claim_power_slot(&amt_manager::store::PowerClaim {
+                device_key: &key,
+                owner: "another process",
+                now_unix_ms: 1_800_000_000_000,
+                until_unix_ms: 1_800_000_060_000,
+                period: Duration::from_secs(20),
+            })
+            .expect("claim"),
+        amt_manager::store::ClaimOutcome::Claimed,
+        "the run released its claim"
     );
 }

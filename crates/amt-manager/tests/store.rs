@@ -1,7 +1,12 @@
 //! One behaviour suite, run against every inventory implementation.
 
 use amt_manager::model::{DeploymentId, Name, NewWorkstation, WorkstationId, WorkstationSettings};
-use amt_manager::store::{MemoryStore, Record, SqliteStore, Store, StoreError, StoredCredentials};
+use std::time::Duration;
+
+use amt_manager::store::{
+    ClaimOutcome, MemoryStore, PowerClaim, Record, Reseal, SqliteStore, Store, StoreError,
+    StoredCredentials,
+};
 use amt_manager::vault::SealedSecret;
 use amt_trust::Host;
 
@@ -243,17 +248,38 @@ fn credentials_are_stored_replaced_cleared_and_resealed() {
             Err(StoreError::NotFound { .. })
         ));
 
-        store
-            .reseal_credentials(&[(ws.id, SealedSecret::from_bytes(b"three".to_vec()))])
-            .expect(kind);
+        let reseal = |id: WorkstationId, expected: &[u8], sealed: &[u8]| Reseal {
+            workstation: id,
+            expected: SealedSecret::from_bytes(expected.to_vec()),
+            sealed: SealedSecret::from_bytes(sealed.to_vec()),
+        };
+        assert_eq!(
+            store
+                .reseal_credentials(&[reseal(ws.id, b"two", b"three")])
+                .expect(kind),
+            [],
+            "{kind}"
+        );
         assert_eq!(
             store.all_credentials().expect(kind),
             vec![(ws.id, stored("operator", b"three"))]
         );
-        assert!(
+        // A record that changed since it was read (a password saved meanwhile) is kept, and so
+        // reported, as is one that is gone.
+        assert_eq!(
             store
-                .reseal_credentials(&[(WorkstationId(999), SealedSecret::from_bytes(vec![]))])
-                .is_err()
+                .reseal_credentials(&[
+                    reseal(ws.id, b"two", b"four"),
+                    reseal(WorkstationId(999), b"", b"x"),
+                ])
+                .expect(kind),
+            [ws.id, WorkstationId(999)],
+            "{kind}"
+        );
+        assert_eq!(
+            store.credentials(ws.id).expect(kind),
+            Some(stored("operator", b"three")),
+            "{kind}"
         );
 
         let mut settings = WorkstationSettings {
@@ -377,7 +403,7 @@ fn a_sqlite_file_keeps_everything_across_reopening() {
             .expect("send");
     }
     let store = SqliteStore::open(&path).expect("reopen");
-    assert_eq!(store.schema_version().expect("version"), 1);
+    assert_eq!(store.schema_version().expect("version"), 2);
     assert_eq!(store.workstations().expect("list").len(), 1);
     assert_eq!(
         store
@@ -399,4 +425,324 @@ fn a_newer_schema_is_refused_rather_than_misread() {
         Err(StoreError::Database { detail }) => assert!(detail.contains("newer"), "{detail}"),
         other => panic!("expected a schema error, got {other:?}"),
     }
+}
+
+fn claim<'a>(owner: &'a str, now: u64, until: u64) -> PowerClaim<'a> {
+    PowerClaim {
+        device_key: "ws:16993",
+        owner,
+        now_unix_ms: now,
+        until_unix_ms: until,
+        period: Duration::from_secs(20),
+    }
+}
+
+#[test]
+fn power_claims_admit_one_owner_until_released_or_lapsed() {
+    for (kind, store, _dir) in stores() {
+        let claim_at = |c: PowerClaim<'_>| store.claim_power_slot(&c).expect(kind);
+        assert_eq!(claim_at(claim("a", 1_000, 5_000)), ClaimOutcome::Claimed);
+        assert_eq!(
+            claim_at(claim("b", 2_000, 6_000)),
+            ClaimOutcome::Held,
+            "{kind}"
+        );
+        assert_eq!(
+            claim_at(claim("a", 2_000, 6_000)),
+            ClaimOutcome::Claimed,
+            "{kind}: the owner may claim again"
+        );
+        store.release_power_claim("ws:16993", "b").expect(kind);
+        assert_eq!(
+            claim_at(claim("b", 3_000, 7_000)),
+            ClaimOutcome::Held,
+            "{kind}: only the owner releases"
+        );
+        store.release_power_claim("ws:16993", "a").expect(kind);
+        assert_eq!(claim_at(claim("b", 3_000, 7_000)), ClaimOutcome::Claimed);
+        assert_eq!(claim_at(claim("c", 6_999, 9_000)), ClaimOutcome::Held);
+        assert_eq!(
+            claim_at(claim("c", 7_000, 9_000)),
+            ClaimOutcome::Claimed,
+            "{kind}: a crashed owner's claim lapses"
+        );
+
+        // A send ends the claim's purpose: the cooldown holds the device from then on.
+        store.record_power_send("ws:16993", 8_000).expect(kind);
+        store.release_power_claim("ws:16993", "c").expect(kind);
+        assert_eq!(
+            claim_at(claim("d", 27_999, 40_000)),
+            ClaimOutcome::CoolingDown {
+                last_sent_unix_ms: 8_000
+            },
+            "{kind}"
+        );
+        assert_eq!(claim_at(claim("d", 28_000, 40_000)), ClaimOutcome::Claimed);
+
+        // Lapsed claims are pruned with old sends.
+        store.prune_power_sends(40_001).expect(kind);
+        assert_eq!(
+            claim_at(claim("e", 30_000, 50_000)),
+            ClaimOutcome::Claimed,
+            "{kind}: d's claim was pruned"
+        );
+    }
+}
+
+#[test]
+fn a_send_recorded_in_the_future_holds_a_device_one_period_at_most() {
+    for (kind, store, _dir) in stores() {
+        // Another host's clock runs an hour ahead.
+        store.record_power_send("ws:16993", 3_600_000).expect(kind);
+        assert_eq!(
+            store
+                .claim_power_slot(&claim("a", 10_000, 20_000))
+                .expect(kind),
+            ClaimOutcome::CoolingDown {
+                last_sent_unix_ms: 10_000
+            },
+            "{kind}"
+        );
+        assert_eq!(
+            store.last_power_send("ws:16993").expect(kind),
+            Some(10_000),
+            "{kind}: moved back to the time it was first seen"
+        );
+        assert_eq!(
+            store
+                .claim_power_slot(&claim("a", 29_999, 40_000))
+                .expect(kind),
+            ClaimOutcome::CoolingDown {
+                last_sent_unix_ms: 10_000
+            },
+            "{kind}"
+        );
+        assert_eq!(
+            store
+                .claim_power_slot(&claim("a", 30_000, 40_000))
+                .expect(kind),
+            ClaimOutcome::Claimed,
+            "{kind}"
+        );
+    }
+}
+
+#[test]
+fn two_connections_to_one_file_see_each_others_claims() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("inventory.db");
+    let first = SqliteStore::open(&path).expect("first");
+    let second = SqliteStore::open(&path).expect("second");
+    assert_eq!(
+        first
+            .claim_power_slot(&claim("a", 1_000, 60_000))
+            .expect("a"),
+        ClaimOutcome::Claimed
+    );
+    assert_eq!(
+        second
+            .claim_power_slot(&claim("b", 1_001, 60_000))
+            .expect("b"),
+        ClaimOutcome::Held
+    );
+    first.release_power_claim("ws:16993", "a").expect("release");
+    assert_eq!(
+        second
+            .claim_power_slot(&claim("b", 1_002, 60_000))
+            .expect("b"),
+        ClaimOutcome::Claimed
+    );
+}
+
+#[test]
+fn ids_are_never_reused() {
+    for (kind, store, _dir) in stores() {
+        let d = store.insert_deployment(&name("lab"), "PEM").expect(kind);
+        let first = store
+            .insert_workstation(&new_ws(d.id, "ws1", "ws1.example.com"))
+            .expect(kind);
+        store.delete_workstation(first.id).expect(kind);
+        let second = store
+            .insert_workstation(&new_ws(d.id, "ws1", "ws1.example.com"))
+            .expect(kind);
+        assert!(second.id > first.id, "{kind}: {second:?} after {first:?}");
+
+        let pool = store.insert_pool(&name("p")).expect(kind);
+        store.delete_pool(pool.id).expect(kind);
+        assert!(
+            store.insert_pool(&name("p")).expect(kind).id > pool.id,
+            "{kind}"
+        );
+
+        let other = store.insert_deployment(&name("other"), "PEM").expect(kind);
+        store.delete_deployment(other.id).expect(kind);
+        let again = store.insert_deployment(&name("other"), "PEM").expect(kind);
+        assert!(again.id > other.id, "{kind}");
+    }
+}
+
+#[test]
+fn removing_a_non_member_says_so_by_name() {
+    for (kind, store, _dir) in stores() {
+        let d = store.insert_deployment(&name("lab"), "PEM").expect(kind);
+        let ws = store
+            .insert_workstation(&new_ws(d.id, "ws1", "ws1.example.com"))
+            .expect(kind);
+        let pool = store.insert_pool(&name("floor-1")).expect(kind);
+        let error = store.remove_pool_member(pool.id, ws.id).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            r#"Workstation "ws1" is not a member of pool "floor-1""#,
+            "{kind}"
+        );
+    }
+}
+
+/// The first schema, as version 1 of this crate created it.
+const SCHEMA_V1: &str = "CREATE TABLE deployments (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        provider_root_pem TEXT NOT NULL
+    );
+    CREATE TABLE workstations (
+        id INTEGER PRIMARY KEY,
+        deployment_id INTEGER NOT NULL REFERENCES deployments(id) ON DELETE RESTRICT,
+        name TEXT NOT NULL UNIQUE,
+        host TEXT NOT NULL,
+        port INTEGER NOT NULL CHECK (port BETWEEN 1 AND 65535),
+        managed INTEGER NOT NULL DEFAULT 0,
+        allow_legacy_tls INTEGER NOT NULL DEFAULT 0,
+        amt_version TEXT,
+        UNIQUE (host, port)
+    );
+    CREATE TABLE credentials (
+        workstation_id INTEGER PRIMARY KEY REFERENCES workstations(id) ON DELETE CASCADE,
+        username TEXT NOT NULL,
+        sealed_password BLOB NOT NULL
+    );
+    CREATE TABLE pools (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE
+    );
+    CREATE TABLE pool_members (
+        pool_id INTEGER NOT NULL REFERENCES pools(id) ON DELETE CASCADE,
+        workstation_id INTEGER NOT NULL REFERENCES workstations(id) ON DELETE CASCADE,
+        PRIMARY KEY (pool_id, workstation_id)
+    );
+    CREATE TABLE power_sends (
+        device_key TEXT PRIMARY KEY,
+        sent_at_unix_ms INTEGER NOT NULL
+    );
+    INSERT INTO deployments VALUES (1, 'lab', 'PEM');
+    INSERT INTO workstations VALUES (1, 1, 'ws1', 'ws1.example.com', 16993, 1, 0, '16.1.25');
+    INSERT INTO workstations VALUES (7, 1, 'ws7', 'ws7.example.com', 16993, 0, 1, NULL);
+    INSERT INTO credentials VALUES (1, 'admin', x'0102');
+    INSERT INTO pools VALUES (3, 'floor-1');
+    INSERT INTO pool_members VALUES (3, 1), (3, 7);
+    INSERT INTO power_sends VALUES ('ws1.example.com:16993', 42);
+    PRAGMA user_version = 1;";
+
+#[test]
+fn a_version_1_inventory_is_migrated_with_its_data_and_references() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("inventory.db");
+    let raw = rusqlite::Connection::open(&path).expect("raw");
+    raw.execute_batch(SCHEMA_V1).expect("v1");
+    drop(raw);
+
+    let store = SqliteStore::open(&path).expect("migrate");
+    assert_eq!(store.schema_version().expect("version"), 2);
+    let names: Vec<String> = store
+        .workstations()
+        .expect("list")
+        .iter()
+        .map(|w| w.name.to_string())
+        .collect();
+    assert_eq!(names, ["ws1", "ws7"]);
+    let ws1 = store.workstation_by_name("ws1").expect("ws1");
+    assert!(ws1.managed && ws1.username.as_deref() == Some("admin"));
+    assert_eq!(
+        ws1.amt_version.map(|v| v.to_string()).as_deref(),
+        Some("16.1.25")
+    );
+    assert!(
+        store
+            .workstation_by_name("ws7")
+            .expect("ws7")
+            .allow_legacy_tls
+    );
+    assert_eq!(
+        store.pool_by_name("floor-1").expect("pool").members,
+        [WorkstationId(1), WorkstationId(7)]
+    );
+    assert_eq!(
+        store
+            .last_power_send("ws1.example.com:16993")
+            .expect("send"),
+        Some(42)
+    );
+
+    // The references follow the rebuilt tables.
+    assert!(matches!(
+        store.delete_deployment(DeploymentId(1)),
+        Err(StoreError::InUse { .. })
+    ));
+    store.delete_workstation(WorkstationId(1)).expect("delete");
+    assert!(
+        store.all_credentials().expect("credentials").is_empty(),
+        "cascaded"
+    );
+    assert_eq!(
+        store.pool_by_name("floor-1").expect("pool").members,
+        [WorkstationId(7)]
+    );
+    let raw = rusqlite::Connection::open(&path).expect("raw");
+    let broken: i64 = raw
+        .query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| {
+            r.get(0)
+        })
+        .expect("check");
+    assert_eq!(broken, 0);
+    drop(raw);
+
+    // And ids go on from the highest ever used.
+    let next = store
+        .insert_workstation(&new_ws(DeploymentId(1), "ws8", "ws8.example.com"))
+        .expect("insert");
+    assert_eq!(next.id, WorkstationId(8));
+    store.delete_workstation(next.id).expect("delete");
+    let after = store
+        .insert_workstation(&new_ws(DeploymentId(1), "ws9", "ws9.example.com"))
+        .expect("insert");
+    assert_eq!(after.id, WorkstationId(9));
+}
+
+#[cfg(unix)]
+#[test]
+fn the_database_and_its_journal_files_are_private() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("inventory.db");
+    let store = SqliteStore::open(&path).expect("open");
+    store.insert_deployment(&name("lab"), "PEM").expect("write");
+    for suffix in ["", "-wal", "-shm"] {
+        let file = dir.path().join(format!("inventory.db{suffix}"));
+        let mode = std::fs::metadata(&file)
+            .expect("exists")
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600, "{}", file.display());
+    }
+    drop(store);
+
+    // A file an older version left readable is made private.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    drop(SqliteStore::open(&path).expect("reopen"));
+    let mode = std::fs::metadata(&path)
+        .expect("exists")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
 }

@@ -3,12 +3,11 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use super::{Record, Store, StoreError, StoredCredentials};
+use super::{ClaimOutcome, PowerClaim, Record, Reseal, Store, StoreError, StoredCredentials};
 use crate::model::{
     Deployment, DeploymentId, Name, NewWorkstation, Pool, PoolId, Workstation, WorkstationId,
     WorkstationSettings, device_key,
 };
-use crate::vault::SealedSecret;
 
 /// An inventory that lives as long as the value. Same rules as [`super::SqliteStore`].
 #[derive(Debug, Default)]
@@ -18,6 +17,8 @@ pub struct MemoryStore {
 
 #[derive(Debug, Default)]
 struct Inner {
+    /// The last id handed out. Ids are never reused, not even after a removal: a workstation's
+    /// id is bound into its sealed credentials.
     next_id: i64,
     deployments: BTreeMap<i64, Deployment>,
     workstations: BTreeMap<i64, Workstation>,
@@ -28,6 +29,8 @@ struct Inner {
     credentials: BTreeMap<i64, StoredCredentials>,
     pools: BTreeMap<i64, (Name, BTreeSet<i64>)>,
     power_sends: HashMap<String, u64>,
+    /// Live power-operation claims by device key: owner and end.
+    power_claims: HashMap<String, (String, u64)>,
 }
 
 impl Inner {
@@ -305,23 +308,18 @@ impl Store for MemoryStore {
             .collect())
     }
 
-    fn reseal_credentials(
-        &self,
-        sealed: &[(WorkstationId, SealedSecret)],
-    ) -> Result<(), StoreError> {
+    fn reseal_credentials(&self, reseals: &[Reseal]) -> Result<Vec<WorkstationId>, StoreError> {
         let mut inner = self.lock();
-        if let Some((missing, _)) = sealed
-            .iter()
-            .find(|(id, _)| !inner.credentials.contains_key(&id.0))
-        {
-            return Err(not_found(Record::Workstation, missing));
-        }
-        for (id, secret) in sealed {
-            if let Some(stored) = inner.credentials.get_mut(&id.0) {
-                stored.sealed = secret.clone();
+        let mut changed = Vec::new();
+        for reseal in reseals {
+            match inner.credentials.get_mut(&reseal.workstation.0) {
+                Some(stored) if stored.sealed == reseal.expected => {
+                    stored.sealed = reseal.sealed.clone();
+                }
+                _ => changed.push(reseal.workstation),
             }
         }
-        Ok(())
+        Ok(changed)
     }
 
     fn insert_pool(&self, name: &Name) -> Result<Pool, StoreError> {
@@ -383,10 +381,21 @@ impl Store for MemoryStore {
             .get_mut(&pool.0)
             .ok_or_else(|| not_found(Record::Pool, pool))?;
         if members.remove(&workstation.0) {
-            Ok(())
-        } else {
-            Err(not_found(Record::Workstation, workstation))
+            return Ok(());
         }
+        let pool_name = inner
+            .pools
+            .get(&pool.0)
+            .map(|(name, _)| name.to_string())
+            .unwrap_or_default();
+        let member = inner
+            .workstations
+            .get(&workstation.0)
+            .ok_or_else(|| not_found(Record::Workstation, workstation))?;
+        Err(StoreError::NotMember {
+            pool: pool_name,
+            workstation: member.name.to_string(),
+        })
     }
 
     fn delete_pool(&self, pool: PoolId) -> Result<(), StoreError> {
@@ -395,6 +404,43 @@ impl Store for MemoryStore {
             .remove(&pool.0)
             .map(|_| ())
             .ok_or_else(|| not_found(Record::Pool, pool))
+    }
+
+    fn claim_power_slot(&self, claim: &PowerClaim<'_>) -> Result<ClaimOutcome, StoreError> {
+        let mut inner = self.lock();
+        let now = claim.now_unix_ms;
+        if let Some((owner, until)) = inner.power_claims.get(claim.device_key)
+            && owner != claim.owner
+            && *until > now
+        {
+            return Ok(ClaimOutcome::Held);
+        }
+        if let Some(sent) = inner.power_sends.get_mut(claim.device_key) {
+            *sent = (*sent).min(now);
+            let period = u64::try_from(claim.period.as_millis()).unwrap_or(u64::MAX);
+            if now - *sent < period {
+                return Ok(ClaimOutcome::CoolingDown {
+                    last_sent_unix_ms: *sent,
+                });
+            }
+        }
+        inner.power_claims.insert(
+            claim.device_key.to_owned(),
+            (claim.owner.to_owned(), claim.until_unix_ms),
+        );
+        Ok(ClaimOutcome::Claimed)
+    }
+
+    fn release_power_claim(&self, device_key: &str, owner: &str) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        if inner
+            .power_claims
+            .get(device_key)
+            .is_some_and(|(holder, _)| holder == owner)
+        {
+            inner.power_claims.remove(device_key);
+        }
+        Ok(())
     }
 
     fn record_power_send(&self, device_key: &str, at_unix_ms: u64) -> Result<(), StoreError> {
@@ -421,6 +467,9 @@ impl Store for MemoryStore {
 
     fn prune_power_sends(&self, before_unix_ms: u64) -> Result<usize, StoreError> {
         let mut inner = self.lock();
+        inner
+            .power_claims
+            .retain(|_, (_, until)| *until >= before_unix_ms);
         let before = inner.power_sends.len();
         inner.power_sends.retain(|_, at| *at >= before_unix_ms);
         Ok(before - inner.power_sends.len())

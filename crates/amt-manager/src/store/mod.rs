@@ -8,6 +8,8 @@
 mod memory;
 mod sqlite;
 
+use std::time::Duration;
+
 pub use memory::MemoryStore;
 pub use sqlite::SqliteStore;
 
@@ -58,6 +60,14 @@ pub enum StoreError {
         /// The name or id looked for.
         name: String,
     },
+    /// The workstation is not a member of the pool it was to be removed from.
+    #[error("Workstation \"{workstation}\" is not a member of pool \"{pool}\"")]
+    NotMember {
+        /// The pool's name.
+        pool: String,
+        /// The workstation's name.
+        workstation: String,
+    },
     /// The record is still used by others (a deployment with workstations).
     #[error("{record} \"{name}\" still has {dependents}; remove them first")]
     InUse {
@@ -83,6 +93,48 @@ pub struct StoredCredentials {
     pub username: String,
     /// The sealed password.
     pub sealed: SealedSecret,
+}
+
+/// One record to re-encrypt during a key rotation: replaced only if the record still holds
+/// `expected`, so that a password saved meanwhile is never overwritten by an older one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reseal {
+    /// The workstation.
+    pub workstation: WorkstationId,
+    /// The sealed password read before re-encrypting it.
+    pub expected: SealedSecret,
+    /// The same password sealed under the new key.
+    pub sealed: SealedSecret,
+}
+
+/// A request for the power-operation slot of one device (see [`Store::claim_power_slot`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PowerClaim<'a> {
+    /// The device (its cooldown key, `host:port`).
+    pub device_key: &'a str,
+    /// Who claims: a token unique to one manager instance.
+    pub owner: &'a str,
+    /// The time now (milliseconds since the Unix epoch).
+    pub now_unix_ms: u64,
+    /// When the claim lapses if it is neither released nor turned into a send: a process that
+    /// crashed while holding it holds the device until then.
+    pub until_unix_ms: u64,
+    /// The cooldown period.
+    pub period: Duration,
+}
+
+/// What [`Store::claim_power_slot`] answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    /// The slot is the claimer's until the claim's end.
+    Claimed,
+    /// Another owner's live claim holds the slot: an operation on the device is under way.
+    Held,
+    /// A send was recorded less than the period ago.
+    CoolingDown {
+        /// When (never later than the claim's `now`).
+        last_sent_unix_ms: u64,
+    },
 }
 
 /// The inventory interface. Implementations must be safe to share between threads; each method
@@ -140,11 +192,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn clear_credentials(&self, id: WorkstationId) -> Result<(), StoreError>;
     /// Every stored credential, for key rotation.
     fn all_credentials(&self) -> Result<Vec<(WorkstationId, StoredCredentials)>, StoreError>;
-    /// Replaces the sealed passwords of these workstations in one transaction (key rotation).
-    fn reseal_credentials(
-        &self,
-        sealed: &[(WorkstationId, SealedSecret)],
-    ) -> Result<(), StoreError>;
+    /// Replaces sealed passwords in one transaction (key rotation), each only if its record still
+    /// holds [`Reseal::expected`] (compare and swap). Returns the workstations whose record had
+    /// changed or gone meanwhile; those are left as they are.
+    fn reseal_credentials(&self, reseals: &[Reseal]) -> Result<Vec<WorkstationId>, StoreError>;
 
     /// Adds an empty pool.
     fn insert_pool(&self, name: &Name) -> Result<Pool, StoreError>;
@@ -163,6 +214,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Removes a pool (not its workstations).
     fn delete_pool(&self, pool: PoolId) -> Result<(), StoreError>;
 
+    /// Claims the power-operation slot of a device, atomically: of two processes on one
+    /// inventory, one gets it. Answers [`ClaimOutcome::Held`] while another owner's claim has not
+    /// lapsed, and [`ClaimOutcome::CoolingDown`] when a send was recorded less than the period
+    /// before `now`; otherwise the slot is claimed (a lapsed claim, or one of the same owner, is
+    /// replaced). A send recorded *after* `now` (the clock was stepped back, or another host's
+    /// clock runs ahead) is first moved back to `now`, so that it holds the device one period at
+    /// most rather than until the wall clock catches up.
+    fn claim_power_slot(&self, claim: &PowerClaim<'_>) -> Result<ClaimOutcome, StoreError>;
+    /// Ends `owner`'s claim on `device_key` (no effect on another owner's claim, or none).
+    fn release_power_claim(&self, device_key: &str, owner: &str) -> Result<(), StoreError>;
     /// Records that a power-change request was sent to the device `device_key` at `at_unix_ms`.
     fn record_power_send(&self, device_key: &str, at_unix_ms: u64) -> Result<(), StoreError>;
     /// Withdraws the send recorded at exactly `at_unix_ms` for `device_key` (the request turned
@@ -170,6 +231,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn retract_power_send(&self, device_key: &str, at_unix_ms: u64) -> Result<(), StoreError>;
     /// The last recorded send to `device_key`.
     fn last_power_send(&self, device_key: &str) -> Result<Option<u64>, StoreError>;
-    /// Forgets sends recorded before `before_unix_ms`; returns how many.
+    /// Forgets sends recorded before `before_unix_ms`, and claims that lapsed before it; returns
+    /// how many sends.
     fn prune_power_sends(&self, before_unix_ms: u64) -> Result<usize, StoreError>;
 }

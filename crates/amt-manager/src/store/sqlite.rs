@@ -7,7 +7,7 @@ use std::time::Duration;
 use amt_trust::Host;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, params};
 
-use super::{Record, Store, StoreError, StoredCredentials};
+use super::{ClaimOutcome, PowerClaim, Record, Reseal, Store, StoreError, StoredCredentials};
 use crate::model::{
     Deployment, DeploymentId, Name, NewWorkstation, Pool, PoolId, Workstation, WorkstationId,
     WorkstationSettings,
@@ -51,7 +51,54 @@ const MIGRATIONS: &[&str] = &[
         device_key TEXT PRIMARY KEY,
         sent_at_unix_ms INTEGER NOT NULL
     );",
+    // 2: ids are never reused (AUTOINCREMENT: a workstation's id is bound into its sealed
+    // credentials), and power-operation claims, which serialise processes sharing the file.
+    // SQLite adds AUTOINCREMENT only by rebuilding a table; this runs with foreign keys off, and
+    // the references of the other tables resolve to the rebuilt tables by name.
+    "CREATE TABLE deployments_v2 (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL UNIQUE,
+        provider_root_pem TEXT NOT NULL
+    );
+    INSERT INTO deployments_v2 (id, name, provider_root_pem)
+        SELECT id, name, provider_root_pem FROM deployments;
+    DROP TABLE deployments;
+    ALTER TABLE deployments_v2 RENAME TO deployments;
+    CREATE TABLE workstations_v2 (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        deployment_id INTEGER NOT NULL REFERENCES deployments(id) ON DELETE RESTRICT,
+        name TEXT NOT NULL UNIQUE,
+        host TEXT NOT NULL,
+        port INTEGER NOT NULL CHECK (port BETWEEN 1 AND 65535),
+        managed INTEGER NOT NULL DEFAULT 0,
+        allow_legacy_tls INTEGER NOT NULL DEFAULT 0,
+        amt_version TEXT,
+        UNIQUE (host, port)
+    );
+    INSERT INTO workstations_v2
+        (id, deployment_id, name, host, port, managed, allow_legacy_tls, amt_version)
+        SELECT id, deployment_id, name, host, port, managed, allow_legacy_tls, amt_version
+        FROM workstations;
+    DROP TABLE workstations;
+    ALTER TABLE workstations_v2 RENAME TO workstations;
+    CREATE TABLE pools_v2 (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL UNIQUE
+    );
+    INSERT INTO pools_v2 (id, name) SELECT id, name FROM pools;
+    DROP TABLE pools;
+    ALTER TABLE pools_v2 RENAME TO pools;
+    CREATE TABLE power_claims (
+        device_key TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        claimed_until_unix_ms INTEGER NOT NULL
+    );",
 ];
+
+/// Milliseconds as SQLite stores them.
+fn sql_ms(ms: u64) -> i64 {
+    i64::try_from(ms).unwrap_or(i64::MAX)
+}
 
 /// The inventory in one SQLite file (WAL journal, foreign keys on, schema migrations applied on
 /// open). Safe to share between threads; several processes may open the same file.
@@ -121,19 +168,26 @@ fn deployment_row(row: &Row<'_>) -> rusqlite::Result<Deployment> {
 
 impl SqliteStore {
     /// Opens (creating if needed) the inventory at `path` and brings its schema up to date.
+    ///
+    /// A new file is created readable by its owner only (mode 0600) before SQLite opens it;
+    /// SQLite gives the WAL and shared-memory files the database file's mode. An existing file
+    /// (and its WAL and shared-memory files) is made private too.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| StoreError::Database {
                 detail: format!("creating {}: {e}", parent.display()),
             })?;
         }
+        #[cfg(unix)]
+        create_private(path)?;
         let connection = Connection::open(path).map_err(database)?;
         #[cfg(unix)]
         restrict_permissions(path);
         Self::with_connection(connection, true)
     }
 
-    /// A private in-memory SQLite inventory (tests).
+    /// A private in-memory SQLite inventory (tests). It has no WAL journal (SQLite keeps an
+    /// in-memory database's journal in memory), and nothing else can open it.
     pub fn open_in_memory() -> Result<Self, StoreError> {
         Self::with_connection(Connection::open_in_memory().map_err(database)?, false)
     }
@@ -143,17 +197,32 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(5))
             .map_err(database)?;
         if wal {
-            connection
+            let mode = connection
                 .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))
                 .map_err(database)?;
+            // SQLite answers with the mode in force, which is not WAL where WAL cannot work
+            // (some network file systems): without it, readers would block writers.
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(StoreError::Database {
+                    detail: format!(
+                        "the inventory cannot use the WAL journal (SQLite kept journal mode \
+                         {mode:?}); keep the file on a local file system"
+                    ),
+                });
+            }
             connection
                 .pragma_update(None, "synchronous", "NORMAL")
                 .map_err(database)?;
         }
+        // Off while migrating: rebuilding a table that others reference needs it off (and the
+        // pragma has no effect inside a transaction).
+        connection
+            .pragma_update(None, "foreign_keys", "OFF")
+            .map_err(database)?;
+        Self::migrate(&mut connection)?;
         connection
             .pragma_update(None, "foreign_keys", "ON")
             .map_err(database)?;
-        Self::migrate(&mut connection)?;
         Ok(Self {
             connection: Mutex::new(connection),
         })
@@ -180,6 +249,21 @@ impl SqliteStore {
             transaction
                 .pragma_update(None, "user_version", index as i64 + 1)
                 .map_err(database)?;
+        }
+        // A migration ran with foreign keys off: check them before committing its work.
+        let violations: i64 = if applied < known {
+            transaction
+                .query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |row| {
+                    row.get(0)
+                })
+                .map_err(database)?
+        } else {
+            0
+        };
+        if violations > 0 {
+            return Err(StoreError::Database {
+                detail: format!("the inventory has {violations} broken reference(s)"),
+            });
         }
         transaction.commit().map_err(database)
     }
@@ -222,11 +306,37 @@ impl SqliteStore {
     }
 }
 
+/// Creates the database file with mode 0600 if it does not exist, so that it is never readable
+/// by others, not even between its creation and a `chmod`.
+#[cfg(unix)]
+fn create_private(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Database {
+            detail: format!("creating {}: {e}", path.display()),
+        }),
+    }
+}
+
 #[cfg(unix)]
 fn restrict_permissions(path: &Path) {
     use std::os::unix::fs::PermissionsExt as _;
     // The file holds no clear passwords, but host names and user names are nobody else's business.
-    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+    // Files an older version created may be readable by others.
+    let private = || std::fs::Permissions::from_mode(0o600);
+    let _ = std::fs::set_permissions(path, private());
+    for suffix in ["-wal", "-shm"] {
+        let mut side = path.as_os_str().to_owned();
+        side.push(suffix);
+        let _ = std::fs::set_permissions(Path::new(&side), private());
+    }
 }
 
 impl Store for SqliteStore {
@@ -527,22 +637,28 @@ impl Store for SqliteStore {
         rows.collect::<Result<_, _>>().map_err(database)
     }
 
-    fn reseal_credentials(
-        &self,
-        sealed: &[(WorkstationId, SealedSecret)],
-    ) -> Result<(), StoreError> {
+    fn reseal_credentials(&self, reseals: &[Reseal]) -> Result<Vec<WorkstationId>, StoreError> {
         let mut connection = self.lock();
         let transaction = connection.transaction().map_err(database)?;
-        for (id, secret) in sealed {
+        let mut changed = Vec::new();
+        for reseal in reseals {
             let rows = transaction
                 .execute(
-                    "UPDATE credentials SET sealed_password = ?2 WHERE workstation_id = ?1",
-                    params![id.0, secret.as_bytes()],
+                    "UPDATE credentials SET sealed_password = ?2 \
+                     WHERE workstation_id = ?1 AND sealed_password = ?3",
+                    params![
+                        reseal.workstation.0,
+                        reseal.sealed.as_bytes(),
+                        reseal.expected.as_bytes()
+                    ],
                 )
                 .map_err(database)?;
-            Self::changed(rows, Record::Workstation, id)?;
+            if rows == 0 {
+                changed.push(reseal.workstation);
+            }
         }
-        transaction.commit().map_err(database)
+        transaction.commit().map_err(database)?;
+        Ok(changed)
     }
 
     fn insert_pool(&self, name: &Name) -> Result<Pool, StoreError> {
@@ -634,14 +750,29 @@ impl Store for SqliteStore {
         pool: PoolId,
         workstation: WorkstationId,
     ) -> Result<(), StoreError> {
-        let rows = self
-            .lock()
+        let connection = self.lock();
+        let rows = connection
             .execute(
                 "DELETE FROM pool_members WHERE pool_id = ?1 AND workstation_id = ?2",
                 params![pool.0, workstation.0],
             )
             .map_err(database)?;
-        Self::changed(rows, Record::Workstation, workstation)
+        if rows > 0 {
+            return Ok(());
+        }
+        let (pool_name, workstation_name): (Option<String>, Option<String>) = connection
+            .query_row(
+                "SELECT (SELECT name FROM pools WHERE id = ?1), \
+                 (SELECT name FROM workstations WHERE id = ?2)",
+                params![pool.0, workstation.0],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .map_err(database)?;
+        match (pool_name, workstation_name) {
+            (None, _) => Err(not_found(Record::Pool, pool)),
+            (_, None) => Err(not_found(Record::Workstation, workstation)),
+            (Some(pool), Some(workstation)) => Err(StoreError::NotMember { pool, workstation }),
+        }
     }
 
     fn delete_pool(&self, pool: PoolId) -> Result<(), StoreError> {
@@ -652,8 +783,87 @@ impl Store for SqliteStore {
         Self::changed(rows, Record::Pool, pool)
     }
 
+    fn claim_power_slot(&self, claim: &PowerClaim<'_>) -> Result<ClaimOutcome, StoreError> {
+        let now = sql_ms(claim.now_unix_ms);
+        let mut connection = self.lock();
+        // IMMEDIATE takes the write lock first: of two processes, the second waits and then sees
+        // the first one's claim.
+        let transaction = connection
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(database)?;
+        transaction
+            .execute(
+                "UPDATE power_sends SET sent_at_unix_ms = ?2 \
+                 WHERE device_key = ?1 AND sent_at_unix_ms > ?2",
+                params![claim.device_key, now],
+            )
+            .map_err(database)?;
+        let held: bool = transaction
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM power_claims WHERE device_key = ?1 \
+                 AND owner <> ?2 AND claimed_until_unix_ms > ?3)",
+                params![claim.device_key, claim.owner, now],
+                |row| row.get(0),
+            )
+            .map_err(database)?;
+        let sent: Option<i64> = transaction
+            .query_row(
+                "SELECT sent_at_unix_ms FROM power_sends WHERE device_key = ?1",
+                [claim.device_key],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(database)?;
+        let period = u64::try_from(claim.period.as_millis()).unwrap_or(u64::MAX);
+        let cooling = sent
+            .map(|sent| u64::try_from(sent).unwrap_or(0))
+            .filter(|sent| claim.now_unix_ms.saturating_sub(*sent) < period);
+        let outcome = if held {
+            ClaimOutcome::Held
+        } else if let Some(sent) = cooling {
+            ClaimOutcome::CoolingDown {
+                last_sent_unix_ms: sent,
+            }
+        } else {
+            // The conditions again, in the statement that claims: it changes a row only where
+            // the slot is free or already this owner's.
+            let rows = transaction
+                .execute(
+                    "INSERT INTO power_claims (device_key, owner, claimed_until_unix_ms) \
+                     VALUES (?1, ?2, ?3) ON CONFLICT (device_key) DO UPDATE SET \
+                     owner = excluded.owner, claimed_until_unix_ms = excluded.claimed_until_unix_ms \
+                     WHERE power_claims.claimed_until_unix_ms <= ?4 \
+                     OR power_claims.owner = excluded.owner",
+                    params![
+                        claim.device_key,
+                        claim.owner,
+                        sql_ms(claim.until_unix_ms),
+                        now
+                    ],
+                )
+                .map_err(database)?;
+            if rows == 1 {
+                ClaimOutcome::Claimed
+            } else {
+                ClaimOutcome::Held
+            }
+        };
+        transaction.commit().map_err(database)?;
+        Ok(outcome)
+    }
+
+    fn release_power_claim(&self, device_key: &str, owner: &str) -> Result<(), StoreError> {
+        self.lock()
+            .execute(
+                "DELETE FROM power_claims WHERE device_key = ?1 AND owner = ?2",
+                params![device_key, owner],
+            )
+            .map_err(database)?;
+        Ok(())
+    }
+
     fn record_power_send(&self, device_key: &str, at_unix_ms: u64) -> Result<(), StoreError> {
-        let at = i64::try_from(at_unix_ms).unwrap_or(i64::MAX);
+        let at = sql_ms(at_unix_ms);
         self.lock()
             .execute(
                 "INSERT INTO power_sends (device_key, sent_at_unix_ms) VALUES (?1, ?2) \
@@ -666,7 +876,7 @@ impl Store for SqliteStore {
     }
 
     fn retract_power_send(&self, device_key: &str, at_unix_ms: u64) -> Result<(), StoreError> {
-        let at = i64::try_from(at_unix_ms).unwrap_or(i64::MAX);
+        let at = sql_ms(at_unix_ms);
         self.lock()
             .execute(
                 "DELETE FROM power_sends WHERE device_key = ?1 AND sent_at_unix_ms = ?2",
@@ -690,8 +900,15 @@ impl Store for SqliteStore {
     }
 
     fn prune_power_sends(&self, before_unix_ms: u64) -> Result<usize, StoreError> {
-        let before = i64::try_from(before_unix_ms).unwrap_or(i64::MAX);
-        self.lock()
+        let before = sql_ms(before_unix_ms);
+        let connection = self.lock();
+        connection
+            .execute(
+                "DELETE FROM power_claims WHERE claimed_until_unix_ms < ?1",
+                [before],
+            )
+            .map_err(database)?;
+        connection
             .execute(
                 "DELETE FROM power_sends WHERE sent_at_unix_ms < ?1",
                 [before],
