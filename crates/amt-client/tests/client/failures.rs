@@ -180,7 +180,7 @@ async fn http_500_on_an_invoke_is_not_resent() {
     let (result, counted) = delta(&device, session.request_power_state_change(8, &mut || {})).await;
     let error = result.unwrap_err();
     assert!(
-        matches!(error, Error::Protocol { ref detail } if detail.contains("500")),
+        matches!(error, Error::Protocol { ref detail, .. } if detail.contains("500")),
         "{error:?}"
     );
     assert!(error.may_have_reached_device());
@@ -207,7 +207,7 @@ async fn an_oversized_body_is_a_protocol_error_and_the_session_recovers() {
     device.inject(FaultRule::on_reads(Fault::OversizedBody(2 << 20), 1));
     let error = session.power_status().await.unwrap_err();
     assert!(
-        matches!(error, Error::Protocol { ref detail } if detail.contains("65536")),
+        matches!(error, Error::Protocol { ref detail, .. } if detail.contains("65536")),
         "{error:?}"
     );
     session.power_status().await.unwrap();
@@ -291,7 +291,7 @@ async fn redirects_are_never_followed() {
     .await;
     let error = server.session().power_status().await.unwrap_err();
     assert!(
-        matches!(error, Error::Protocol { ref detail } if detail.contains("302") && detail.contains("elsewhere.example")),
+        matches!(error, Error::Protocol { ref detail, .. } if detail.contains("302") && detail.contains("elsewhere.example")),
         "{error:?}"
     );
     assert_eq!(server.requests.load(std::sync::atomic::Ordering::SeqCst), 1);
@@ -305,7 +305,7 @@ async fn a_reply_to_another_request_is_a_protocol_error() {
     .await;
     let error = server.session().power_status().await.unwrap_err();
     assert!(
-        matches!(error, Error::Protocol { ref detail } if detail.contains("someone-else")),
+        matches!(error, Error::Protocol { ref detail, .. } if detail.contains("someone-else")),
         "{error:?}"
     );
 }
@@ -326,7 +326,7 @@ async fn a_device_that_never_asks_for_credentials_does_not_validate_them() {
     assert_eq!(session.amt_version().await.unwrap().to_string(), "16.1.25");
     let error = session.validate_credentials().await.unwrap_err();
     assert!(
-        matches!(error, Error::Protocol { ref detail } if detail.contains("without asking")),
+        matches!(error, Error::Protocol { ref detail, .. } if detail.contains("without asking")),
         "{error:?}"
     );
 }
@@ -365,7 +365,7 @@ async fn a_401_without_a_digest_challenge_is_a_protocol_error() {
     .await;
     let error = server.session().power_status().await.unwrap_err();
     assert!(
-        matches!(error, Error::Protocol { ref detail } if detail.contains("digest")),
+        matches!(error, Error::Protocol { ref detail, .. } if detail.contains("digest")),
         "{error:?}"
     );
 }
