@@ -954,6 +954,158 @@ mod tests {
         assert_ne!(a, c);
     }
 
+    /// A session with `device`, trusting its CA.
+    fn session_with(device: &amt_sim::SimDevice, password: &str) -> Session {
+        let root = amt_trust::ProviderRoot::from_pem(device.ca_pem()).unwrap();
+        let tls = crate::tls_config(
+            Arc::new(amt_trust::TrustPolicy::new(root)),
+            &amt_trust::ClientTlsOptions::new(),
+        );
+        let mut config = SessionConfig::new(
+            Host::parse("127.0.0.1").unwrap(),
+            tls,
+            "admin",
+            secrecy::SecretString::from(password.to_owned()),
+        );
+        config.port = device.addr().port();
+        config.timeouts = crate::Timeouts::uniform(Duration::from_secs(5));
+        Session::new(config)
+    }
+
+    /// A kept-alive connection that the device has closed, which its driver notices only once
+    /// a request is queued: nothing to read until `closed` is set (and no wake-up then), the
+    /// end of the stream after it. Counts the bytes written to it.
+    struct ClosedUnderneath {
+        closed: Arc<AtomicBool>,
+        written: Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl tokio::io::AsyncRead for ClosedUnderneath {
+        fn poll_read(
+            self: std::pin::Pin<&mut Self>,
+            _cx: &mut std::task::Context<'_>,
+            _buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            if self.closed.load(Ordering::SeqCst) {
+                std::task::Poll::Ready(Ok(()))
+            } else {
+                std::task::Poll::Pending
+            }
+        }
+    }
+
+    impl tokio::io::AsyncWrite for ClosedUnderneath {
+        fn poll_write(
+            self: std::pin::Pin<&mut Self>,
+            _cx: &mut std::task::Context<'_>,
+            buf: &[u8],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            self.written.fetch_add(buf.len(), Ordering::SeqCst);
+            std::task::Poll::Ready(Ok(buf.len()))
+        }
+
+        fn poll_flush(
+            self: std::pin::Pin<&mut Self>,
+            _cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(
+            self: std::pin::Pin<&mut Self>,
+            _cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_power_change_handed_back_unwritten_is_sent_once_on_a_new_connection() {
+        const PASSWORD: &str = "P@ssw0rd-Unit1";
+        let ca = amt_sim::SimCa::generate("session unit test CA").unwrap();
+        let device = amt_sim::SimDevice::start(
+            amt_sim::DeviceConfig::new(PASSWORD).on("127.0.0.1:0".parse().unwrap()),
+            &ca,
+        )
+        .await
+        .unwrap();
+        let session = session_with(&device, PASSWORD);
+        session.power_status().await.unwrap();
+
+        // Swap the kept-alive connection for one the device has closed unnoticed.
+        let closed = Arc::new(AtomicBool::new(false));
+        let written = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let stream = ClosedUnderneath {
+            closed: Arc::clone(&closed),
+            written: Arc::clone(&written),
+        };
+        let (mut sender, connection) = http1::handshake(TokioIo::new(stream)).await.unwrap();
+        let driver = tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        sender.ready().await.unwrap();
+        session.inner.state.lock().await.connection = Some(Connection {
+            sender,
+            driver,
+            replies: 1,
+            client_certificate_requested: false,
+            tls13: false,
+            in_flight: false,
+        });
+        closed.store(true, Ordering::SeqCst);
+
+        let before = device.counters();
+        let mut sends = 0;
+        let value = session
+            .request_power_state_change(10, &mut || sends += 1)
+            .await
+            .unwrap();
+        assert_eq!(value, ReturnValue::Completed);
+        assert_eq!(
+            written.load(Ordering::SeqCst),
+            0,
+            "nothing went to the closed one"
+        );
+        // Handed to the closed connection (and given back), then to the new one: the last
+        // call is the send time.
+        assert_eq!(sends, 2);
+        let after = device.counters();
+        assert_eq!(after.total_invokes() - before.total_invokes(), 1, "{after}");
+        assert_eq!(after.requests - before.requests, 1, "{after}");
+        assert_eq!(after.tcp_connections - before.tcp_connections, 1, "{after}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_wait_for_a_turn_is_counted_apart_from_the_call() {
+        let ca = amt_sim::SimCa::generate("session unit test CA").unwrap();
+        let root = amt_trust::ProviderRoot::from_pem(ca.cert_pem()).unwrap();
+        let tls = crate::tls_config(
+            Arc::new(amt_trust::TrustPolicy::new(root)),
+            &amt_trust::ClientTlsOptions::new(),
+        );
+        let session = Session::new(SessionConfig::new(
+            Host::parse("192.0.2.7").unwrap(),
+            tls,
+            "admin",
+            secrecy::SecretString::from("unused"),
+        ));
+        let busy = session.inner.state.lock().await;
+        let queued = {
+            let session = session.clone();
+            tokio::spawn(async move {
+                let locked = session.lock().await;
+                (locked.queued, locked.acquired.elapsed())
+            })
+        };
+        // The queued call starts waiting; seven (virtual) seconds pass before its turn.
+        tokio::task::yield_now().await;
+        tokio::time::advance(Duration::from_secs(7)).await;
+        drop(busy);
+        let (queued, since_turn) = queued.await.unwrap();
+        assert_eq!(queued, Duration::from_secs(7));
+        assert_eq!(since_turn, Duration::ZERO);
+    }
+
     fn assert_send_sync<T: Send + Sync>() {}
 
     #[test]

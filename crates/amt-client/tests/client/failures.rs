@@ -11,8 +11,8 @@ use http::{Response, StatusCode, header};
 use http_body_util::Full;
 
 use crate::support::{
-    PASSWORD, ScriptedServer, config_for, delta, device_and_session, device_config, session,
-    silent_server, start, tls,
+    PASSWORD, ScriptedServer, answer, challenge, config_for, delta, device_and_session,
+    device_config, power_status_reply, session, silent_server, start, tls,
 };
 
 const SHORT: Duration = Duration::from_millis(300);
@@ -245,38 +245,6 @@ async fn an_expired_nonce_is_answered_once_without_a_failed_login() {
     assert_eq!(counted.unauthorized, 1, "{counted}");
     assert_eq!(counted.requests, 2, "{counted}");
     assert_eq!(counted.failed_logins, 0, "{counted}");
-}
-
-/// A reply to `request` as the device would make it.
-fn answer(
-    request: &[u8],
-    response: &WsResponse,
-    relates_to: Option<&str>,
-) -> Response<Full<Bytes>> {
-    let parsed = wsdevice::parse_request(request, amt_wsman::Limits::default()).unwrap();
-    let relates_to = relates_to.map(MessageId::new).or(parsed.message_id);
-    let body = wsdevice::build_response(response, relates_to.as_ref(), &MessageId::amt(1));
-    Response::new(Full::new(Bytes::from(body)))
-}
-
-fn power_status_reply() -> WsResponse {
-    WsResponse::PowerState(amt_wsman::PowerStatus {
-        power_state: 2,
-        available_requested_power_states: vec![8],
-        requested_power_state: None,
-    })
-}
-
-fn challenge(realm: &str) -> Response<Full<Bytes>> {
-    Response::builder()
-        .status(StatusCode::UNAUTHORIZED)
-        .header(
-            header::WWW_AUTHENTICATE,
-            format!(r#"Digest realm="{realm}", nonce="bm9uY2U{realm}",stale="false",qop="auth""#),
-        )
-        .header(header::CONNECTION, "close")
-        .body(Full::new(Bytes::new()))
-        .unwrap()
 }
 
 #[tokio::test]
