@@ -541,9 +541,13 @@ impl Session {
             };
 
             let (parts, incoming) = response.into_parts();
-            // Recorded as soon as it is known, so that a call failing after it still shows it
-            // (a call of several requests shows its last reply's).
-            tracing::Span::current().record("status", parts.status.as_u16());
+            // The span's status is recorded as soon as it is known, so that a call failing
+            // after it still shows it; a 401 that is answered is left out, since the next
+            // reply's status is the call's.
+            let status = parts.status.as_u16();
+            let record_status = || {
+                tracing::Span::current().record("status", status);
+            };
             self.note_server_header(&parts.headers);
             if parts.status == StatusCode::UNAUTHORIZED {
                 // AMT's 401 closes the connection; its HTML body says nothing more. It proves
@@ -556,17 +560,19 @@ impl Session {
                     .filter_map(|value| value.to_str().ok())
                     .collect();
                 let verdict = digest.on_unauthorized(nonce_use, challenges).map_err(|e| {
+                    record_status();
                     Error::protocol_unsent(format_args!(
                         "the 401 carries no usable digest challenge: {e}"
                     ))
                     .after_attempt_at_risk(earlier_at_risk)
                 })?;
                 tracing::debug!(?nonce_use, ?verdict, "401");
+                if verdict.should_retry() && !challenge_answered {
+                    challenge_answered = true;
+                    continue;
+                }
+                record_status();
                 match verdict {
-                    verdict if verdict.should_retry() && !challenge_answered => {
-                        challenge_answered = true;
-                        continue;
-                    }
                     Unauthorized::RealmChanged { expected, found } => {
                         return Err(Error::RealmChanged { expected, found });
                     }
@@ -578,6 +584,7 @@ impl Session {
                 }
             }
 
+            record_status();
             // Anything but a challenge means the device took the request in, with or without
             // credentials: from here on every failure may follow its acting on it.
             let answered = Attempt {
@@ -587,9 +594,12 @@ impl Session {
             };
             let limit = config.max_body_bytes;
             // A declared length over the limit is refused before a byte of the body is read.
-            if incoming.size_hint().lower() > u64::try_from(limit).unwrap_or(u64::MAX) {
+            let declared = incoming.size_hint().lower();
+            if declared > u64::try_from(limit).unwrap_or(u64::MAX) {
                 *slot = None;
-                return Err(body_too_large(limit));
+                return Err(Error::protocol(format_args!(
+                    "the reply body ({declared} bytes declared) exceeds the limit of {limit} bytes"
+                )));
             }
             let collect = Limited::new(incoming, limit).collect();
             let body = match timeout_at(deadline.end(), collect).await {
