@@ -327,11 +327,14 @@ impl Session {
     /// and returns its `ReturnValue`. [`ReturnValue::Completed`] does not prove the change
     /// happened: read the state back.
     ///
-    /// **At most once.** `on_send` runs each time the authenticated request is handed to the
-    /// connection (start the cooldown there). The request is never sent again after that,
-    /// whatever follows (timeout, reset, HTTP 5xx, a bad reply): only a 401, which proves the
-    /// device did not act, is answered with the new challenge (once), and `on_send` runs again.
-    /// On failure, [`Error::may_have_reached_device`] says whether the device may have acted.
+    /// **At most once.** `on_send` runs each time the authenticated request is handed to a
+    /// connection (start the cooldown there). Once it may have been written, the request is
+    /// never sent again, whatever follows (timeout, reset, HTTP 5xx, a bad reply). It is sent
+    /// again, and `on_send` runs again (take its last run as the send time), only after a 401,
+    /// which proves the device did not act (its new challenge is answered once), or when hyper
+    /// hands the request back unwritten because the kept-alive connection turned out closed (it
+    /// then goes once over a new connection). On failure, [`Error::may_have_reached_device`]
+    /// says whether the device may have acted.
     pub async fn request_power_state_change(
         &self,
         power_state: u16,
