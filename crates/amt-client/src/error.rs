@@ -361,6 +361,16 @@ pub(crate) struct Attempt {
     pub(crate) client_certificate_requested: bool,
 }
 
+impl Attempt {
+    /// Nothing the device may act on was written, and the server asked for a client
+    /// certificate in a TLS 1.3 handshake whose verdict may be pending: a failure now is taken
+    /// as that verdict, whatever form it takes (some servers hang up without an alert). Since
+    /// nothing was at risk, the guess cannot cost the at-most-once rule anything.
+    fn presumed_certificate_refusal(self) -> bool {
+        !self.request_sent && self.client_certificate_requested && self.handshake_verdict_pending
+    }
+}
+
 /// Sorts an error of an established connection, as hyper reports it while sending a request or
 /// reading its reply.
 pub(crate) fn from_hyper(error: &hyper::Error, attempt: Attempt) -> Error {
@@ -372,6 +382,9 @@ pub(crate) fn from_hyper(error: &hyper::Error, attempt: Attempt) -> Error {
         if let Some(tls) = rustls_error_in_io(io_error) {
             return from_rustls_established(tls, attempt);
         }
+        if attempt.presumed_certificate_refusal() {
+            return Error::ClientCertificateRequired;
+        }
         return Error::Unreachable {
             failure: NetworkFailure::from_io_kind(io_error.kind()),
             detail: with_certificate_hint(&io_error.to_string(), attempt),
@@ -379,6 +392,9 @@ pub(crate) fn from_hyper(error: &hyper::Error, attempt: Attempt) -> Error {
         };
     }
     if error.is_incomplete_message() || error.is_canceled() || error.is_closed() {
+        if attempt.presumed_certificate_refusal() {
+            return Error::ClientCertificateRequired;
+        }
         return Error::Unreachable {
             failure: NetworkFailure::Closed,
             detail: with_certificate_hint(&error.to_string(), attempt),
@@ -400,22 +416,26 @@ pub(crate) fn from_hyper(error: &hyper::Error, attempt: Attempt) -> Error {
 
 /// Sorts a rustls error of an established connection.
 ///
-/// Only a `certificate_required` alert that may be the server's verdict on the handshake is
-/// [`Error::ClientCertificateRequired`], and it proves that the request was not acted on:
-/// under TLS 1.3 the client's handshake ends when it has sent its (empty) Certificate and its
-/// Finished, so it writes the request at once, while the server judges that Certificate before
-/// it completes its own side of the handshake, and it reads no application data before that
-/// (this client offers neither 0-RTT data nor post-handshake authentication, the only ways
-/// around it). A server sends `certificate_required` only as that verdict (RFC 8446,
-/// section 6.2), so before the first reply of a TLS 1.3 connection it says that the
-/// handshake failed and the request was never read. Any other alert, or one at another time,
-/// is an [`Error::Tls`] that keeps the request at risk: it never suggests legacy TLS, since a
-/// handshake succeeded.
+/// A `certificate_required` alert that may be the server's verdict on the handshake is
+/// [`Error::ClientCertificateRequired`] even once the request was written, and it proves that
+/// the request was not acted on: under TLS 1.3 the client's handshake ends when it has sent its
+/// (empty) Certificate and its Finished, so it writes the request at once, while the server
+/// judges that Certificate before it completes its own side of the handshake, and it reads no
+/// application data before that (this client offers neither 0-RTT data nor post-handshake
+/// authentication, the only ways around it). A server sends `certificate_required` only as
+/// that verdict (RFC 8446, section 6.2), so before the first reply of a TLS 1.3 connection it
+/// says that the handshake failed and the request was never read. Any other alert, or one at
+/// another time, is an [`Error::Tls`] that keeps a written request at risk (unless nothing
+/// was at risk: [`Attempt::presumed_certificate_refusal`]); it never suggests legacy TLS,
+/// since a handshake succeeded.
 fn from_rustls_established(error: &rustls::Error, attempt: Attempt) -> Error {
     match error {
         rustls::Error::AlertReceived(AlertDescription::CertificateRequired)
             if attempt.handshake_verdict_pending =>
         {
+            Error::ClientCertificateRequired
+        }
+        rustls::Error::AlertReceived(_) if attempt.presumed_certificate_refusal() => {
             Error::ClientCertificateRequired
         }
         _ => Error::Tls {
@@ -574,9 +594,16 @@ mod tests {
             );
             assert!(error.may_have_reached_device());
         }
+        // With nothing at risk, a server that asked for a certificate is taken at its word
+        // whatever it says, as during the handshake; without a request for one, it is not.
+        let probe = from_rustls_established(
+            &E::AlertReceived(AlertDescription::HandshakeFailure),
+            established(false, true, true),
+        );
+        assert_eq!(probe, Error::ClientCertificateRequired);
         let unsent = from_rustls_established(
             &E::AlertReceived(AlertDescription::HandshakeFailure),
-            established(false, false, false),
+            established(false, true, false),
         );
         assert!(
             matches!(unsent, Error::Tls { request_sent: false, ref detail } if !detail.contains("certificate")),

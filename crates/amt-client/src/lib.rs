@@ -142,8 +142,10 @@
 //! verdict, given before the server read any application data (this client offers neither 0-RTT
 //! data nor post-handshake authentication), so it is [`Error::ClientCertificateRequired`] and the
 //! request did not reach the device. Any other alert, reset or hang-up then is an [`Error::Tls`]
-//! or [`Error::Unreachable`] that may have reached it; its detail says when the server had asked
-//! for a certificate.
+//! or [`Error::Unreachable`] that may have reached it, its detail saying that the server had
+//! asked for a certificate; only while nothing the device may act on was out (the session's
+//! first request carries no credentials) is such a failure taken as the refusal, as during the
+//! handshake.
 //!
 //! # Specifications
 //!
