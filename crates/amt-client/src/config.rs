@@ -49,6 +49,8 @@ impl TlsMode {
 
 /// The time limits of one call. Every phase has its own limit, and the call as a whole (both
 /// requests of a digest retry, reconnections included) is bounded by [`Timeouts::request`].
+/// A limit too large for the clock to count (such as `Duration::MAX`) stands for about 30
+/// years, that is, no limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct Timeouts {

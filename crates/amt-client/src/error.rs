@@ -99,7 +99,8 @@ pub enum Error {
         phase: Phase,
         /// Its limit.
         limit: Duration,
-        /// Whether the request had been handed to the connection.
+        /// Whether a request the device may act on may have been written: see
+        /// [`Error::may_have_reached_device`].
         request_sent: bool,
     },
 
@@ -110,7 +111,8 @@ pub enum Error {
         failure: NetworkFailure,
         /// The operating system's or library's words for it.
         detail: String,
-        /// Whether the request had been handed to the connection.
+        /// Whether a request the device may act on may have been written: see
+        /// [`Error::may_have_reached_device`].
         request_sent: bool,
     },
 
@@ -135,12 +137,14 @@ pub enum Error {
     #[error("the workstation requires mutual TLS (a client certificate), which is not supported")]
     ClientCertificateRequired,
 
-    /// Another TLS failure: the peer does not speak TLS, or broke the protocol.
+    /// Another TLS failure: the peer does not speak TLS, or broke the protocol, or sent an alert
+    /// once the handshake was done.
     #[error("TLS failed: {detail}")]
     Tls {
-        /// What rustls reported.
+        /// What the TLS library reported.
         detail: String,
-        /// Whether the request had been handed to the connection.
+        /// Whether a request the device may act on may have been written: see
+        /// [`Error::may_have_reached_device`].
         request_sent: bool,
     },
 
@@ -166,17 +170,21 @@ pub enum Error {
         found: Realm,
     },
 
-    /// The device answered with a SOAP fault (HTTP 400 or 500 with a `Fault` body).
+    /// The device answered with a SOAP fault (HTTP 400, or 500, with a `Fault` body).
     #[error("Intel AMT returned a fault: {0}")]
     Fault(Box<Fault>),
 
     /// Any other unexpected reply: another HTTP status (redirects are never followed), a body
     /// that is not the expected XML, an oversized body, a `RelatesTo` naming another request,
-    /// an unusable digest challenge.
+    /// a SOAP fault with HTTP 200, a digest challenge that cannot be used.
     #[error("unexpected response from Intel AMT: {detail}")]
     Protocol {
         /// What was wrong.
         detail: String,
+        /// Whether a request the device may act on may have been written: see
+        /// [`Error::may_have_reached_device`]. `false` for a 401 (whatever its challenge) and for
+        /// a challenge that could not be answered, so nothing was sent.
+        request_sent: bool,
     },
 
     /// A local failure that is not the workstation's doing (the operating system's random
@@ -189,18 +197,28 @@ pub enum Error {
 }
 
 impl Error {
-    /// Whether the request may have reached the device (and been acted on).
+    /// Whether the request may have reached the device (and been acted on): whether the
+    /// cooldown of a power change must start.
     ///
-    /// `false` when the failure is known to come before the device could act: connection and
-    /// TLS failures, refused credentials (a 401 proves the device did not act), a realm change.
-    /// `true` for timeouts, resets and closed connections after the request was handed to the
-    /// connection, and for every reply (faults, other statuses, bad bodies).
+    /// `true` once a request the device may act on may have been written: an authenticated
+    /// request handed to the connection (whatever follows: a timeout, a reset, a closed
+    /// connection, a TLS alert, HTTP 5xx, an unreadable reply), or any request the device
+    /// answered with something other than a digest challenge (a device that answers requests
+    /// without credentials may act on them). So also for every [`Error::Fault`].
+    ///
+    /// `false` when the failure is known to come before the device could act: connection and TLS
+    /// handshake failures ([`Error::Trust`], [`Error::LegacyTlsRequired`],
+    /// [`Error::ClientCertificateRequired`]), a 401 (refused credentials, a realm change, a
+    /// challenge that cannot be used: a 401 proves the device did not act), and a failure while
+    /// only the unauthenticated digest probe was out (a session's first request carries no
+    /// credentials, and Intel AMT acts on no request without them).
     pub fn may_have_reached_device(&self) -> bool {
         match self {
             Self::Timeout { request_sent, .. }
             | Self::Unreachable { request_sent, .. }
-            | Self::Tls { request_sent, .. } => *request_sent,
-            Self::Fault(_) | Self::Protocol { .. } => true,
+            | Self::Tls { request_sent, .. }
+            | Self::Protocol { request_sent, .. } => *request_sent,
+            Self::Fault(_) => true,
             Self::Trust(_)
             | Self::LegacyTlsRequired { .. }
             | Self::ClientCertificateRequired
@@ -218,10 +236,38 @@ impl Error {
         }
     }
 
+    /// A reply that is not what was expected (so the request reached the device).
     pub(crate) fn protocol(detail: impl fmt::Display) -> Self {
         Self::Protocol {
             detail: bounded(&detail.to_string()),
+            request_sent: true,
         }
+    }
+
+    /// A protocol failure that proves the device did not act: a 401 without a usable challenge,
+    /// or a challenge this side cannot answer (so nothing was sent).
+    pub(crate) fn protocol_unsent(detail: impl fmt::Display) -> Self {
+        Self::Protocol {
+            detail: bounded(&detail.to_string()),
+            request_sent: false,
+        }
+    }
+
+    /// Marks the error as coming after an earlier attempt of the same call that may have
+    /// reached the device, if there was one. Only a read is ever made again after such an
+    /// attempt, and for a read the answer decides nothing, so the variants without the flag
+    /// (handshake refusals on the reconnection) are left as they are.
+    pub(crate) fn after_attempt_at_risk(mut self, earlier_at_risk: bool) -> Self {
+        if earlier_at_risk {
+            match &mut self {
+                Self::Timeout { request_sent, .. }
+                | Self::Unreachable { request_sent, .. }
+                | Self::Tls { request_sent, .. }
+                | Self::Protocol { request_sent, .. } => *request_sent = true,
+                _ => {}
+            }
+        }
+        self
     }
 
     /// A connection that broke mid-call (not a timeout, not a TLS verdict): the kind a read
@@ -246,13 +292,14 @@ pub(crate) fn bounded(text: &str) -> String {
 }
 
 /// Sorts a failed TLS handshake. `client_certificate_requested` says whether the server sent a
-/// CertificateRequest (seen by [`tls_config`](crate::tls_config)'s resolver).
+/// CertificateRequest (seen by [`tls_config`](crate::tls_config)'s resolver). Nothing was
+/// written yet, so no error here may have reached the device.
 pub(crate) fn from_handshake(error: &io::Error, client_certificate_requested: bool) -> Error {
     if let Some(trust) = amt_trust::trust_error_in_io(error) {
         return Error::Trust(trust.clone());
     }
     if let Some(tls) = rustls_error_in_io(error) {
-        return from_rustls(tls, client_certificate_requested, false);
+        return from_rustls_handshake(tls, client_certificate_requested);
     }
     if client_certificate_requested {
         // The server asked for a certificate, got none and hung up.
@@ -268,12 +315,8 @@ pub(crate) fn from_handshake(error: &io::Error, client_certificate_requested: bo
     from_io(error, false)
 }
 
-/// Sorts a rustls error from a handshake or an established connection.
-fn from_rustls(
-    error: &rustls::Error,
-    client_certificate_requested: bool,
-    request_sent: bool,
-) -> Error {
+/// Sorts a rustls error of a handshake.
+fn from_rustls_handshake(error: &rustls::Error, client_certificate_requested: bool) -> Error {
     use rustls::{Error as E, PeerIncompatible as P, PeerMisbehaved as M};
     let detail = bounded(&error.to_string());
     match error {
@@ -298,8 +341,118 @@ fn from_rustls(
         ) => Error::LegacyTlsRequired { detail },
         _ => Error::Tls {
             detail,
-            request_sent,
+            request_sent: false,
         },
+    }
+}
+
+/// What a session knew about a request on an established connection when the connection
+/// failed.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Attempt {
+    /// A request the device may act on may have been written (the value of the error's
+    /// `request_sent`).
+    pub(crate) request_sent: bool,
+    /// The connection's handshake was TLS 1.3 and nothing has been read on it yet, so the
+    /// server may still be judging the client's (empty) certificate: see
+    /// [`from_rustls_established`].
+    pub(crate) handshake_verdict_pending: bool,
+    /// The server asked for a client certificate in the handshake (said in the detail only).
+    pub(crate) client_certificate_requested: bool,
+}
+
+impl Attempt {
+    /// Nothing the device may act on was written, and the server asked for a client
+    /// certificate in a TLS 1.3 handshake whose verdict may be pending: a failure now is taken
+    /// as that verdict, whatever form it takes (some servers hang up without an alert). Since
+    /// nothing was at risk, the guess cannot cost the at-most-once rule anything.
+    fn presumed_certificate_refusal(self) -> bool {
+        !self.request_sent && self.client_certificate_requested && self.handshake_verdict_pending
+    }
+}
+
+/// Sorts an error of an established connection, as hyper reports it while sending a request or
+/// reading its reply.
+pub(crate) fn from_hyper(error: &hyper::Error, attempt: Attempt) -> Error {
+    let request_sent = attempt.request_sent;
+    if let Some(io_error) = io_error_in(error) {
+        if let Some(trust) = amt_trust::trust_error_in_io(io_error) {
+            return Error::Trust(trust.clone());
+        }
+        if let Some(tls) = rustls_error_in_io(io_error) {
+            return from_rustls_established(tls, attempt);
+        }
+        if attempt.presumed_certificate_refusal() {
+            return Error::ClientCertificateRequired;
+        }
+        return Error::Unreachable {
+            failure: NetworkFailure::from_io_kind(io_error.kind()),
+            detail: with_certificate_hint(&io_error.to_string(), attempt),
+            request_sent,
+        };
+    }
+    if error.is_incomplete_message() || error.is_canceled() || error.is_closed() {
+        if attempt.presumed_certificate_refusal() {
+            return Error::ClientCertificateRequired;
+        }
+        return Error::Unreachable {
+            failure: NetworkFailure::Closed,
+            detail: with_certificate_hint(&error.to_string(), attempt),
+            request_sent,
+        };
+    }
+    if error.is_parse() || error.is_parse_too_large() || error.is_parse_status() {
+        return Error::Protocol {
+            detail: bounded(&format!("the reply is not valid HTTP/1.1: {error}")),
+            request_sent,
+        };
+    }
+    Error::Unreachable {
+        failure: NetworkFailure::Other,
+        detail: bounded(&error.to_string()),
+        request_sent,
+    }
+}
+
+/// Sorts a rustls error of an established connection.
+///
+/// A `certificate_required` alert that may be the server's verdict on the handshake is
+/// [`Error::ClientCertificateRequired`] even once the request was written, and it proves that
+/// the request was not acted on: under TLS 1.3 the client's handshake ends when it has sent its
+/// (empty) Certificate and its Finished, so it writes the request at once, while the server
+/// judges that Certificate before it completes its own side of the handshake, and it reads no
+/// application data before that (this client offers neither 0-RTT data nor post-handshake
+/// authentication, the only ways around it). A server sends `certificate_required` only as
+/// that verdict (RFC 8446, section 6.2), so before the first reply of a TLS 1.3 connection it
+/// says that the handshake failed and the request was never read. Any other alert, or one at
+/// another time, is an [`Error::Tls`] that keeps a written request at risk (unless nothing
+/// was at risk: [`Attempt::presumed_certificate_refusal`]); it never suggests legacy TLS,
+/// since a handshake succeeded.
+fn from_rustls_established(error: &rustls::Error, attempt: Attempt) -> Error {
+    match error {
+        rustls::Error::AlertReceived(AlertDescription::CertificateRequired)
+            if attempt.handshake_verdict_pending =>
+        {
+            Error::ClientCertificateRequired
+        }
+        rustls::Error::AlertReceived(_) if attempt.presumed_certificate_refusal() => {
+            Error::ClientCertificateRequired
+        }
+        _ => Error::Tls {
+            detail: with_certificate_hint(&error.to_string(), attempt),
+            request_sent: attempt.request_sent,
+        },
+    }
+}
+
+/// Bounds `detail`, and says that the server had asked for a client certificate on this
+/// connection's first exchange, a likely cause that this side cannot prove.
+fn with_certificate_hint(detail: &str, attempt: Attempt) -> String {
+    let detail = bounded(detail);
+    if attempt.client_certificate_requested && attempt.handshake_verdict_pending {
+        format!("{detail} (the workstation had asked for a client certificate)")
+    } else {
+        detail
     }
 }
 
@@ -315,45 +468,6 @@ fn from_io(error: &io::Error, request_sent: bool) -> Error {
 /// Sorts a TCP connection failure.
 pub(crate) fn from_connect(error: &io::Error) -> Error {
     from_io(error, false)
-}
-
-/// Sorts an error of an established connection, as hyper reports it while sending a request or
-/// reading its reply.
-pub(crate) fn from_hyper(
-    error: &hyper::Error,
-    request_sent: bool,
-    client_certificate_requested: bool,
-) -> Error {
-    if let Some(io_error) = io_error_in(error) {
-        if let Some(trust) = amt_trust::trust_error_in_io(io_error) {
-            return Error::Trust(trust.clone());
-        }
-        if let Some(tls) = rustls_error_in_io(io_error) {
-            return from_rustls(tls, client_certificate_requested, request_sent);
-        }
-        if client_certificate_requested {
-            return Error::ClientCertificateRequired;
-        }
-        return from_io(io_error, request_sent);
-    }
-    if error.is_incomplete_message() || error.is_canceled() || error.is_closed() {
-        if client_certificate_requested {
-            return Error::ClientCertificateRequired;
-        }
-        return Error::Unreachable {
-            failure: NetworkFailure::Closed,
-            detail: bounded(&error.to_string()),
-            request_sent,
-        };
-    }
-    if error.is_parse() || error.is_parse_too_large() || error.is_parse_status() {
-        return Error::protocol(format_args!("the reply is not valid HTTP/1.1: {error}"));
-    }
-    Error::Unreachable {
-        failure: NetworkFailure::Other,
-        detail: bounded(&error.to_string()),
-        request_sent,
-    }
 }
 
 fn rustls_error_in_io(error: &io::Error) -> Option<&rustls::Error> {
@@ -395,6 +509,7 @@ mod tests {
         assert!(timeout(true).may_have_reached_device());
         assert!(!timeout(false).may_have_reached_device());
         assert!(Error::protocol("HTTP 500").may_have_reached_device());
+        assert!(!Error::protocol_unsent("a 401 without a challenge").may_have_reached_device());
         assert!(Error::Fault(Box::new(Fault::access_denied())).may_have_reached_device());
         let rejected = Error::CredentialsRejected {
             username: "admin".into(),
@@ -406,6 +521,98 @@ mod tests {
         };
         assert!(!Error::Trust(mismatch).may_have_reached_device());
         assert!(!Error::ClientCertificateRequired.may_have_reached_device());
+    }
+
+    #[test]
+    fn an_earlier_attempt_at_risk_marks_the_flagged_errors() {
+        let unsent = Error::protocol_unsent("x");
+        assert!(
+            !unsent
+                .clone()
+                .after_attempt_at_risk(false)
+                .may_have_reached_device()
+        );
+        assert!(unsent.after_attempt_at_risk(true).may_have_reached_device());
+        let refused = from_connect(&io::Error::from(io::ErrorKind::ConnectionRefused));
+        assert!(
+            refused
+                .after_attempt_at_risk(true)
+                .may_have_reached_device()
+        );
+        assert_eq!(
+            Error::ClientCertificateRequired.after_attempt_at_risk(true),
+            Error::ClientCertificateRequired
+        );
+    }
+
+    fn established(request_sent: bool, pending: bool, requested: bool) -> Attempt {
+        Attempt {
+            request_sent,
+            handshake_verdict_pending: pending,
+            client_certificate_requested: requested,
+        }
+    }
+
+    #[test]
+    fn after_the_handshake_only_the_tls_1_3_verdict_is_a_certificate_demand() {
+        use rustls::Error as E;
+        let required = E::AlertReceived(AlertDescription::CertificateRequired);
+        // The verdict on the first read of a TLS 1.3 connection: the request was never read.
+        for request_sent in [false, true] {
+            let error = from_rustls_established(&required, established(request_sent, true, true));
+            assert_eq!(error, Error::ClientCertificateRequired);
+            assert!(!error.may_have_reached_device());
+        }
+        // At any other time it is no handshake verdict, and the request stays at risk.
+        let later = from_rustls_established(&required, established(true, false, true));
+        assert!(
+            matches!(
+                later,
+                Error::Tls {
+                    request_sent: true,
+                    ..
+                }
+            ),
+            "{later:?}"
+        );
+        // Other alerts after the handshake neither suggest legacy TLS nor demand a certificate,
+        // even when the server had asked for one; the detail says that it had.
+        for alert in [
+            AlertDescription::HandshakeFailure,
+            AlertDescription::ProtocolVersion,
+            AlertDescription::InsufficientSecurity,
+            AlertDescription::BadCertificate,
+        ] {
+            let error =
+                from_rustls_established(&E::AlertReceived(alert), established(true, true, true));
+            let Error::Tls {
+                detail,
+                request_sent: true,
+            } = &error
+            else {
+                panic!("{alert:?}: {error:?}");
+            };
+            assert!(
+                detail.contains("asked for a client certificate"),
+                "{detail}"
+            );
+            assert!(error.may_have_reached_device());
+        }
+        // With nothing at risk, a server that asked for a certificate is taken at its word
+        // whatever it says, as during the handshake; without a request for one, it is not.
+        let probe = from_rustls_established(
+            &E::AlertReceived(AlertDescription::HandshakeFailure),
+            established(false, true, true),
+        );
+        assert_eq!(probe, Error::ClientCertificateRequired);
+        let unsent = from_rustls_established(
+            &E::AlertReceived(AlertDescription::HandshakeFailure),
+            established(false, true, false),
+        );
+        assert!(
+            matches!(unsent, Error::Tls { request_sent: false, ref detail } if !detail.contains("certificate")),
+            "{unsent:?}"
+        );
     }
 
     #[test]
@@ -468,7 +675,7 @@ mod tests {
     #[test]
     fn details_are_bounded() {
         let long = "é".repeat(1000);
-        let Error::Protocol { detail } = Error::protocol(&long) else {
+        let Error::Protocol { detail, .. } = Error::protocol(&long) else {
             unreachable!("protocol() makes a Protocol error")
         };
         assert_eq!(detail.chars().count(), MAX_DETAIL_CHARS + 1);

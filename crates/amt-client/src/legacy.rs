@@ -6,10 +6,17 @@
 //! once the handshake is done and before the stream is handed to HTTP, so no byte of a request
 //! (credentials included) is written to a workstation the policy has not accepted, and the
 //! refusals are the same [`TrustError`](amt_trust::TrustError)s as on the modern path.
+//!
+//! The `openssl` crate offers no safe client-certificate callback, so the TCP stream under
+//! OpenSSL is watched instead: TLS 1.2 and older send every handshake message before the
+//! server's ChangeCipherSpec in the clear, and a CertificateRequest among them tells a server
+//! that demands a client certificate from one that cannot negotiate.
 
 use std::fmt;
+use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use amt_trust::{CertificateDer, TrustPolicy, UnixTime};
 use openssl::error::ErrorStack;
@@ -18,6 +25,8 @@ use openssl::ssl::{
     SslSessionCacheMode, SslVerifyMode, SslVersion,
 };
 use rustls::time_provider::TimeProvider;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
 use tokio::time::timeout_at;
 use tokio_openssl::SslStream;
 
@@ -166,15 +175,16 @@ pub(crate) async fn establish(
     if let Some(name) = config.host.dns_name() {
         ssl.set_hostname(name).map_err(local)?;
     }
-    let mut stream = SslStream::new(ssl, tcp).map_err(local)?;
-    timeout_at(end, Pin::new(&mut stream).connect())
+    let mut stream = SslStream::new(ssl, Watched::new(tcp)).map_err(local)?;
+    let handshake = timeout_at(end, Pin::new(&mut stream).connect())
         .await
         .map_err(|_| Error::Timeout {
             phase,
             limit,
             request_sent: false,
-        })?
-        .map_err(|e| from_handshake(&e))?;
+        })?;
+    let client_certificate_requested = stream.get_ref().certificate_requested();
+    handshake.map_err(|e| from_handshake(&e, client_certificate_requested))?;
 
     let chain = peer_chain(&stream)?;
     legacy
@@ -191,7 +201,8 @@ pub(crate) async fn establish(
     let resumed = ssl.session_reused();
     Ok(Established {
         stream: Box::new(stream),
-        client_certificate_requested: false,
+        client_certificate_requested,
+        tls13: false,
         resumed,
     })
 }
@@ -211,8 +222,15 @@ fn peer_chain<S>(stream: &SslStream<S>) -> Result<Vec<CertificateDer<'static>>, 
 }
 
 /// Sorts a failed OpenSSL handshake. Nothing here suggests another transport: this one is the
-/// last resort.
-fn from_handshake(error: &openssl::ssl::Error) -> Error {
+/// last resort. `client_certificate_requested` says whether the server sent a
+/// CertificateRequest; nothing was written yet, so no error here may have reached the device.
+fn from_handshake(error: &openssl::ssl::Error, client_certificate_requested: bool) -> Error {
+    if client_certificate_requested {
+        // This transport never offers a certificate, so a server that asked for one and then
+        // failed the handshake (OpenSSL servers say handshake_failure under TLS 1.2) or hung
+        // up did so because it got none.
+        return Error::ClientCertificateRequired;
+    }
     if let Some(io) = error.io_error() {
         return Error::Unreachable {
             failure: NetworkFailure::from_io_kind(io.kind()),
@@ -234,6 +252,160 @@ fn from_handshake(error: &openssl::ssl::Error) -> Error {
         detail: error::bounded(&detail),
         request_sent: false,
     }
+}
+
+/// The TCP stream under OpenSSL, its incoming bytes fed to a [`HandshakeScanner`].
+#[derive(Debug)]
+struct Watched {
+    tcp: TcpStream,
+    scanner: HandshakeScanner,
+}
+
+impl Watched {
+    fn new(tcp: TcpStream) -> Self {
+        Self {
+            tcp,
+            scanner: HandshakeScanner::default(),
+        }
+    }
+
+    fn certificate_requested(&self) -> bool {
+        self.scanner.certificate_requested
+    }
+}
+
+impl AsyncRead for Watched {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut this.tcp).poll_read(cx, buf);
+        if polled.is_ready() && !this.scanner.done {
+            this.scanner
+                .feed(buf.filled().get(before..).unwrap_or_default());
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for Watched {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().tcp).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().tcp).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().tcp).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().tcp).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.tcp.is_write_vectored()
+    }
+}
+
+const ALERT: u8 = 21;
+const HANDSHAKE: u8 = 22;
+const CERTIFICATE_REQUEST: u8 = 13;
+
+/// Reads the TLS records a server sends up to its ChangeCipherSpec, across any split of the
+/// bytes into reads and of the handshake messages into records, and notes a CertificateRequest.
+/// Message bodies are skipped, not kept; anything that is not a handshake or alert record ends
+/// the scan.
+#[derive(Debug, Default)]
+struct HandshakeScanner {
+    record_header: [u8; 5],
+    record_header_len: usize,
+    record_type: u8,
+    record_left: usize,
+    message_header: [u8; 4],
+    message_header_len: usize,
+    message_left: usize,
+    certificate_requested: bool,
+    done: bool,
+}
+
+impl HandshakeScanner {
+    fn feed(&mut self, mut bytes: &[u8]) {
+        while !self.done && !bytes.is_empty() {
+            if self.record_left == 0 {
+                if !fill(
+                    &mut self.record_header,
+                    &mut self.record_header_len,
+                    &mut bytes,
+                ) {
+                    return;
+                }
+                self.record_header_len = 0;
+                let [kind, _, _, high, low] = self.record_header;
+                self.record_type = kind;
+                self.record_left = usize::from(u16::from_be_bytes([high, low]));
+                // The ChangeCipherSpec ends the messages sent in the clear; anything but a
+                // handshake or alert record before it is not TLS 1.2 as this side knows it.
+                self.done = !matches!(kind, HANDSHAKE | ALERT);
+                continue;
+            }
+            let (payload, rest) = bytes.split_at(self.record_left.min(bytes.len()));
+            bytes = rest;
+            self.record_left -= payload.len();
+            if self.record_type == HANDSHAKE {
+                self.scan_messages(payload);
+            }
+        }
+    }
+
+    fn scan_messages(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            if self.message_left == 0 {
+                if !fill(
+                    &mut self.message_header,
+                    &mut self.message_header_len,
+                    &mut bytes,
+                ) {
+                    return;
+                }
+                self.message_header_len = 0;
+                let [kind, a, b, c] = self.message_header;
+                self.certificate_requested |= kind == CERTIFICATE_REQUEST;
+                self.message_left =
+                    usize::try_from(u32::from_be_bytes([0, a, b, c])).unwrap_or(usize::MAX);
+                continue;
+            }
+            let skipped = self.message_left.min(bytes.len());
+            bytes = bytes.get(skipped..).unwrap_or_default();
+            self.message_left -= skipped;
+        }
+    }
+}
+
+/// Moves bytes from the front of `src` into `dst` after its first `filled`; whether `dst` is
+/// then full.
+fn fill<const N: usize>(dst: &mut [u8; N], filled: &mut usize, src: &mut &[u8]) -> bool {
+    let take = N.saturating_sub(*filled).min(src.len());
+    let (head, rest) = src.split_at(take);
+    if let Some(slot) = dst.get_mut(*filled..*filled + take) {
+        slot.copy_from_slice(head);
+    }
+    *filled += take;
+    *src = rest;
+    *filled >= N
 }
 
 /// OpenSSL's reasons, without its file names and line numbers.
@@ -292,6 +464,101 @@ mod tests {
         assert!(builder.set_cipher_list("NO-SUCH-SUITE").is_err());
     }
 
+    fn message(kind: u8, body_len: usize) -> Vec<u8> {
+        let len = u32::try_from(body_len).unwrap().to_be_bytes();
+        let mut message = vec![kind, len[1], len[2], len[3]];
+        message.resize(4 + body_len, 0x0d);
+        message
+    }
+
+    fn record(kind: u8, payload: &[u8]) -> Vec<u8> {
+        let len = u16::try_from(payload.len()).unwrap().to_be_bytes();
+        let mut record = vec![kind, 3, 3, len[0], len[1]];
+        record.extend_from_slice(payload);
+        record
+    }
+
+    /// A TLS 1.2 server's first flight: ServerHello, Certificate, [CertificateRequest,]
+    /// ServerHelloDone, the messages split over two records in the middle of the Certificate.
+    fn server_flight(with_request: bool) -> Vec<u8> {
+        let mut messages = message(2, 70);
+        messages.extend(message(11, 1200));
+        if with_request {
+            messages.extend(message(CERTIFICATE_REQUEST, 40));
+        }
+        messages.extend(message(14, 0));
+        let (first, second) = messages.split_at(500);
+        let mut flight = record(HANDSHAKE, first);
+        flight.extend(record(HANDSHAKE, second));
+        flight
+    }
+
+    fn scan(bytes: &[u8], read_size: usize) -> HandshakeScanner {
+        let mut scanner = HandshakeScanner::default();
+        for chunk in bytes.chunks(read_size) {
+            scanner.feed(chunk);
+        }
+        scanner
+    }
+
+    #[test]
+    fn a_certificate_request_is_seen_however_the_bytes_are_read() {
+        for read_size in [1, 2, 3, 5, 7, 64, 4096] {
+            assert!(
+                scan(&server_flight(true), read_size).certificate_requested,
+                "{read_size}"
+            );
+            let without = scan(&server_flight(false), read_size);
+            assert!(!without.certificate_requested, "{read_size}");
+            assert!(!without.done, "{read_size}");
+        }
+        // Message bodies are skipped: a body byte that reads as a CertificateRequest type
+        // (0x0d fills them all) is not taken for one.
+        assert!(!scan(&record(HANDSHAKE, &message(11, 300)), 1).certificate_requested);
+    }
+
+    #[test]
+    fn the_scan_ends_at_the_change_cipher_spec() {
+        let mut bytes = server_flight(false);
+        bytes.extend(record(20, &[1]));
+        // What follows is encrypted: a record that would parse as a CertificateRequest.
+        bytes.extend(record(HANDSHAKE, &message(CERTIFICATE_REQUEST, 8)));
+        let scanner = scan(&bytes, 3);
+        assert!(scanner.done);
+        assert!(!scanner.certificate_requested);
+    }
+
+    #[test]
+    fn anything_but_tls_ends_the_scan_without_a_verdict() {
+        let scanner = scan(b"HTTP/1.1 400 Bad Request\r\n\r\n", 4);
+        assert!(scanner.done && !scanner.certificate_requested);
+        // Arbitrary bytes never panic the scanner.
+        let mut state = 0x2545_f491_u32;
+        let noise: Vec<u8> = (0..10_000)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                state.to_le_bytes()[0] % 24
+            })
+            .collect();
+        for read_size in [1, 9, 1000] {
+            let _ = scan(&noise, read_size);
+        }
+    }
+
+    #[test]
+    fn a_server_that_asked_for_a_certificate_and_failed_demands_one() {
+        let mut builder = SslContextBuilder::new(SslMethod::tls_client()).unwrap();
+        let stack = builder.set_cipher_list("NO-SUCH-SUITE").unwrap_err();
+        let error = openssl::ssl::Error::from(stack);
+        assert_eq!(
+            from_handshake(&error, true),
+            Error::ClientCertificateRequired
+        );
+        assert!(matches!(from_handshake(&error, false), Error::Tls { .. }));
+    }
+
     #[test]
     fn openssl_reasons_are_kept_without_file_names() {
         let mut builder = SslContextBuilder::new(SslMethod::tls_client()).unwrap();
@@ -299,7 +566,7 @@ mod tests {
         let described = describe(&stack);
         assert!(described.starts_with("OpenSSL: "), "{described}");
         assert!(!described.contains(".c:"), "{described}");
-        let error = from_handshake(&openssl::ssl::Error::from(stack));
+        let error = from_handshake(&openssl::ssl::Error::from(stack), false);
         assert!(
             matches!(
                 error,

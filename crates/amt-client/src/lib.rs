@@ -80,25 +80,38 @@
 //!   everything from its first connection attempt to the end of the reply, a digest retry or a
 //!   reconnection included; time spent queued behind other calls is not counted.
 //! - **Bounded replies.** Bodies are read up to [`SessionConfig::max_body_bytes`] (1 MiB by
-//!   default) and parsed under [`amt_wsman::Limits`]; a reply must relate (`RelatesTo`) to its
-//!   request. Redirects are never followed.
+//!   default; a reply that declares a longer one is refused before its body is read) and
+//!   parsed under [`amt_wsman::Limits`]; a reply must relate (`RelatesTo`) to its request.
+//!   Redirects are never followed.
 //! - **Tracing.** Each call runs in a `debug` span `amt_call` with `host`, `port`, `action`,
-//!   `status` and `duration_ms`; events say when a connection is opened (resumed or not), a 401
-//!   is answered, or a read is resent. No password, `Authorization` value or digest response is
-//!   ever logged.
+//!   `status`, `queued_ms` and `duration_ms`. `status` is recorded as soon as a reply's headers
+//!   arrive, so failed calls (faults, 5xx, an unreadable body, a refused login) show it too; a
+//!   401 that is answered is left out, the next reply's status being the call's. `queued_ms` is
+//!   the time spent waiting behind the session's other calls, `duration_ms` the time from then
+//!   to the end of the call. Events say when a connection is opened (resumed or not), a 401 is
+//!   answered, or a request is sent again. No password, `Authorization` value or digest response
+//!   is ever logged.
 //!
 //! # At most once
 //!
-//! [`Session::request_power_state_change`] sends its authenticated request **at most once**. Its
-//! `on_send` callback runs each time the authenticated request is handed to the connection; after
-//! that the request is never sent again, whatever follows (timeout, reset, HTTP 5xx, an
-//! unreadable reply). The one exception is a 401: it proves the device did not act, so the new
-//! challenge is answered (once), and `on_send` runs again. On failure,
-//! [`Error::may_have_reached_device`] says whether the device may have acted: `false` for
-//! connection and TLS failures and refused credentials, `true` once the request was handed over.
+//! [`Session::request_power_state_change`] writes its authenticated request **at most once**.
+//! Its `on_send` callback runs each time the authenticated request is handed to a connection;
+//! once it may have been written, it is never sent again, whatever follows (timeout, reset, a
+//! TLS alert, HTTP 5xx, an unreadable reply). Two cases send it again, and `on_send` runs again
+//! (the last run is the send time; the two requests cannot both have reached the device):
 //!
-//! Reads (everything else) are resent once when a kept-alive connection turns out to be closed
-//! before any byte of the reply arrived.
+//! - a 401: it proves the device did not act, so the new challenge is answered (once);
+//! - a kept-alive connection found closed before a byte of the request was written (hyper
+//!   hands back a request it never began to serialise): it is sent once on a new connection.
+//!
+//! On failure, [`Error::may_have_reached_device`] says whether the device may have acted:
+//! `false` for connection and TLS handshake failures, a 401 of any kind, and a failure while
+//! only the session's first, unauthenticated request was out (Intel AMT acts on no request
+//! without credentials: it answers it with the digest challenge); `true` once the authenticated
+//! request may have been written, or once the device answered with anything but a challenge.
+//!
+//! Reads (everything else) are sent again once when a kept-alive connection turns out to be
+//! closed before any byte of the reply arrived.
 //!
 //! # Errors and the product's error table
 //!
@@ -119,8 +132,20 @@
 //! the peer incompatible, receives a `handshake_failure`, `protocol_version` or
 //! `insufficient_security` alert, or the peer hangs up during the handshake without a word. A
 //! server that sent a CertificateRequest is reported as demanding a client certificate whatever
-//! alert follows; that needs the configuration from [`tls_config`] (with any other, only a
-//! `certificate_required` alert says so).
+//! alert ends the handshake; that needs the configuration from [`tls_config`] (with any other,
+//! only a `certificate_required` alert says so).
+//!
+//! Once the handshake is done, no alert suggests legacy TLS, and the only certificate demand is
+//! TLS 1.3's: the client's side of a TLS 1.3 handshake ends before the server has judged its
+//! (empty) certificate, so the request is written before the verdict arrives. A
+//! `certificate_required` alert as the first thing read on a TLS 1.3 connection is that
+//! verdict, given before the server read any application data (this client offers neither 0-RTT
+//! data nor post-handshake authentication), so it is [`Error::ClientCertificateRequired`] and the
+//! request did not reach the device. Any other alert, reset or hang-up then is an [`Error::Tls`]
+//! or [`Error::Unreachable`] that may have reached it, its detail saying that the server had
+//! asked for a certificate; only while nothing the device may act on was out (the session's
+//! first request carries no credentials) is such a failure taken as the refusal, as during the
+//! handshake.
 //!
 //! # Specifications
 //!
@@ -135,8 +160,16 @@
 //! - Identify is sent with credentials, as Intel AMT wants, not anonymously.
 //! - Any 401 closes the connection (Intel AMT's always do).
 //! - The reply's `Content-Type` is not checked; the body must parse as SOAP.
+//! - A SOAP fault is [`Error::Fault`] with HTTP 400, which Intel AMT sends, and also with
+//!   HTTP 500, which SOAP 1.2's HTTP binding (part 2, section 7.5) prescribes for faults not
+//!   caused by the request and other WS-Management services send. With HTTP 200, which that
+//!   binding never uses for a fault, it is an [`Error::Protocol`] that quotes it.
 //! - The legacy transport (below) speaks TLS 1.1, CBC suites and RSA key exchange, which
 //!   RFC 8996 and RFC 9325 deprecate, because Intel AMT 9 to 12 offer nothing else.
+//! - The legacy transport's "legacy server connect" (a server without RFC 5746 secure
+//!   renegotiation, as that firmware is) is not exercised end to end: an OpenSSL server always
+//!   answers the client's renegotiation signal, so the simulator's legacy listeners cannot leave
+//!   it out (`amt-sim` says so too). Only the option itself is tested.
 //!
 //! # Legacy TLS (cargo feature `legacy-tls`)
 //!
@@ -156,8 +189,12 @@
 //!   [`Error::Trust`] values as on the modern transport. The policy also refuses leaf RSA keys
 //!   below 2048 bits, which nothing else checks under RSA key exchange;
 //! - a failed legacy handshake is [`Error::Tls`] (or [`Error::Unreachable`] for a socket
-//!   failure): there is nothing further to fall back to. A legacy server that demands a client
-//!   certificate shows up as such a TLS error too: OpenSSL does not tell that case apart.
+//!   failure): there is nothing further to fall back to. A server that sent a CertificateRequest
+//!   and then failed the handshake (OpenSSL servers answer a missing certificate with
+//!   `handshake_failure` under TLS 1.2) is [`Error::ClientCertificateRequired`], as on the modern
+//!   transport: the `openssl` crate has no safe client-certificate callback, so the transport
+//!   reads the server's handshake messages, which TLS 1.2 and older send in the clear, off the
+//!   socket as they pass.
 //!
 //! A session uses the transport its configuration names and never switches: the modern
 //! transport failing for lack of a shared version or cipher is [`Error::LegacyTlsRequired`],

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex as SyncMutex, PoisonError};
+use std::time::Duration;
 
 use amt_digest::{
     Authorization, Credentials, DigestSession, Request as DigestRequest, Unauthorized,
@@ -19,6 +20,7 @@ use http::header::{
 };
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::Body as _;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use tokio::sync::{Mutex, MutexGuard};
@@ -27,7 +29,7 @@ use tokio::time::{Instant, timeout_at};
 use tracing::{Instrument, field};
 
 use crate::config::SessionConfig;
-use crate::error::{self, Error};
+use crate::error::{self, Attempt, Error};
 use crate::status::PowerStatus;
 use crate::transport::{self, Deadline};
 
@@ -77,6 +79,8 @@ struct Connection {
     replies: u64,
     /// The server asked for a client certificate during the handshake.
     client_certificate_requested: bool,
+    /// The handshake was TLS 1.3 (the server's verdict on our certificate comes after it).
+    tls13: bool,
     /// A request is out and its reply not read in full. Still set when a new call starts, it
     /// means the previous call was cancelled mid-exchange: the connection is unusable.
     in_flight: bool,
@@ -92,8 +96,10 @@ impl Drop for Connection {
 enum Delivery<'a> {
     /// A read: resent once when a reused connection turns out closed before any reply byte.
     Read,
-    /// A power change: sent at most once (only a 401 allows answering the challenge); the
-    /// callback runs each time the authenticated request is handed to the connection.
+    /// A power change: written at most once. Only a 401 (which proves the device did not act)
+    /// allows answering the challenge, and only a request that hyper hands back unwritten is
+    /// made again on a new connection; the callback runs each time the authenticated request is
+    /// handed to a connection.
     AtMostOnce(&'a mut (dyn FnMut() + Send)),
 }
 
@@ -112,6 +118,29 @@ struct Reply {
 struct Locked<'a> {
     state: MutexGuard<'a, State>,
     inner: &'a Inner,
+    /// When the call got its turn: its duration is counted from here.
+    acquired: Instant,
+    /// How long it waited for its turn behind other calls.
+    queued: Duration,
+}
+
+impl Locked<'_> {
+    /// Records a call's outcome on its span: how long it queued, and how long it ran once it
+    /// had its turn (the reply's status was recorded when its headers arrived).
+    fn finish(&self, error: Option<&Error>) {
+        let span = tracing::Span::current();
+        let elapsed = self.acquired.elapsed();
+        span.record("queued_ms", millis(self.queued));
+        span.record("duration_ms", millis(elapsed));
+        match error {
+            None => tracing::debug!(?elapsed, "call done"),
+            Some(error) => tracing::debug!(%error, ?elapsed, "call failed"),
+        }
+    }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 impl Drop for Locked<'_> {
@@ -252,10 +281,9 @@ impl Session {
     pub async fn enumerate(&self, resource_uri: &str) -> Result<Vec<Element>, Error> {
         let span = self.span("Enumerate");
         async {
-            let started = Instant::now();
             let mut locked = self.lock().await;
             let result = self.enumerate_locked(&mut locked.state, resource_uri).await;
-            finish(result.as_ref().map(|_| StatusCode::OK), started);
+            locked.finish(result.as_ref().err());
             result
         }
         .instrument(span)
@@ -270,7 +298,6 @@ impl Session {
     pub async fn validate_credentials(&self) -> Result<(), Error> {
         let span = self.span("ValidateCredentials");
         async {
-            let started = Instant::now();
             let mut locked = self.lock().await;
             let result = self
                 .exchange(&mut locked.state, &Call::AmtVersion, Delivery::Read)
@@ -282,15 +309,14 @@ impl Session {
                              were not checked",
                         ));
                     }
-                    let status = reply.status;
                     match interpret(&reply, self.inner.config.limits, client::parse_amt_version) {
                         // A fault comes after authentication: the login was accepted.
-                        Ok(_) | Err(Error::Fault(_)) => Ok(status),
+                        Ok(_) | Err(Error::Fault(_)) => Ok(()),
                         Err(other) => Err(other),
                     }
                 });
-            finish(result.as_ref().copied(), started);
-            result.map(drop)
+            locked.finish(result.as_ref().err());
+            result
         }
         .instrument(span)
         .await
@@ -301,11 +327,14 @@ impl Session {
     /// and returns its `ReturnValue`. [`ReturnValue::Completed`] does not prove the change
     /// happened: read the state back.
     ///
-    /// **At most once.** `on_send` runs each time the authenticated request is handed to the
-    /// connection (start the cooldown there). The request is never sent again after that,
-    /// whatever follows (timeout, reset, HTTP 5xx, a bad reply): only a 401, which proves the
-    /// device did not act, is answered with the new challenge (once), and `on_send` runs again.
-    /// On failure, [`Error::may_have_reached_device`] says whether the device may have acted.
+    /// **At most once.** `on_send` runs each time the authenticated request is handed to a
+    /// connection (start the cooldown there). Once it may have been written, the request is
+    /// never sent again, whatever follows (timeout, reset, HTTP 5xx, a bad reply). It is sent
+    /// again, and `on_send` runs again (take its last run as the send time), only after a 401,
+    /// which proves the device did not act (its new challenge is answered once), or when hyper
+    /// hands the request back unwritten because the kept-alive connection turned out closed (it
+    /// then goes once over a new connection). On failure, [`Error::may_have_reached_device`]
+    /// says whether the device may have acted.
     pub async fn request_power_state_change(
         &self,
         power_state: u16,
@@ -313,7 +342,6 @@ impl Session {
     ) -> Result<ReturnValue, Error> {
         let span = self.span("RequestPowerStateChange");
         async {
-            let started = Instant::now();
             let call = Call::RequestPowerStateChange { power_state };
             let mut locked = self.lock().await;
             let result = self
@@ -325,10 +353,9 @@ impl Session {
                         self.inner.config.limits,
                         client::parse_request_power_state_change,
                     )
-                    .map(|value| (reply.status, value))
                 });
-            finish(result.as_ref().map(|(status, _)| *status), started);
-            result.map(|(_, value)| ReturnValue::from_code(value))
+            locked.finish(result.as_ref().err());
+            result.map(ReturnValue::from_code)
         }
         .instrument(span)
         .await
@@ -341,13 +368,16 @@ impl Session {
             port = self.inner.config.port,
             action,
             status = field::Empty,
+            queued_ms = field::Empty,
             duration_ms = field::Empty,
         )
     }
 
     /// Takes the session's turn (calls queue in order).
     async fn lock(&self) -> Locked<'_> {
+        let queued_since = Instant::now();
         let mut state = self.inner.state.lock().await;
+        let acquired = Instant::now();
         if self
             .inner
             .disconnect_requested
@@ -358,6 +388,8 @@ impl Session {
         Locked {
             state,
             inner: &self.inner,
+            acquired,
+            queued: acquired.saturating_duration_since(queued_since),
         }
     }
 
@@ -370,16 +402,13 @@ impl Session {
     ) -> Result<T, Error> {
         let span = self.span(action);
         async {
-            let started = Instant::now();
             let mut locked = self.lock().await;
             let result = self
                 .exchange(&mut locked.state, &call, Delivery::Read)
                 .await
-                .and_then(|reply| {
-                    interpret(&reply, self.inner.config.limits, parse).map(|v| (reply.status, v))
-                });
-            finish(result.as_ref().map(|(status, _)| *status), started);
-            result.map(|(_, value)| value)
+                .and_then(|reply| interpret(&reply, self.inner.config.limits, parse));
+            locked.finish(result.as_ref().err());
+            result
         }
         .instrument(span)
         .await
@@ -443,8 +472,13 @@ impl Session {
         } = state;
         let mut challenge_answered = false;
         let mut resent_after_close = false;
+        // Whether an earlier attempt of this call may have reached the device; only a read is
+        // ever made again after such an attempt.
+        let mut earlier_at_risk = false;
         loop {
-            let connection = connected(slot, config, &deadline).await?;
+            let connection = connected(slot, config, &deadline)
+                .await
+                .map_err(|e| e.after_attempt_at_risk(earlier_at_risk))?;
             let (id, cnonce) = random_pair()?;
             let message_id = MessageId::uuid_v4(id);
             let body = call.build_request(&message_id);
@@ -455,19 +489,27 @@ impl Session {
                     }
                 })
                 .map_err(|e| {
-                    Error::protocol(format_args!("the digest challenge cannot be answered: {e}"))
+                    Error::protocol_unsent(format_args!(
+                        "the digest challenge cannot be answered: {e}"
+                    ))
+                    .after_attempt_at_risk(earlier_at_risk)
                 })?;
+            let authenticated = authorization.is_some();
             let nonce_use = authorization.as_ref().map(Authorization::nonce_use);
-            let request = http_request(&authority, body, authorization.as_ref())?;
+            let request = http_request(&authority, body, authorization.as_ref())
+                .map_err(|e| e.after_attempt_at_risk(earlier_at_risk))?;
             let reused = connection.replies > 0;
-            // Under TLS 1.3 a server's refusal of our missing certificate arrives after the
-            // handshake, as the first thing read.
-            let certificate_pending =
-                connection.client_certificate_requested && connection.replies == 0;
+            let attempt = Attempt {
+                // Intel AMT acts on no request without credentials, so until the device
+                // answers, only an authenticated request puts it at risk.
+                request_sent: earlier_at_risk || authenticated,
+                // Under TLS 1.3 a server's refusal of our missing certificate arrives after
+                // the handshake, as the first thing read.
+                handshake_verdict_pending: connection.tls13 && connection.replies == 0,
+                client_certificate_requested: connection.client_certificate_requested,
+            };
 
-            if authorization.is_some()
-                && let Delivery::AtMostOnce(on_send) = &mut delivery
-            {
+            if authenticated && let Delivery::AtMostOnce(on_send) = &mut delivery {
                 on_send();
             }
             connection.in_flight = true;
@@ -476,21 +518,25 @@ impl Session {
                 Ok(Ok(response)) => response,
                 Err(_elapsed) => {
                     *slot = None;
-                    return Err(deadline.timeout(true));
+                    return Err(deadline.timeout(attempt.request_sent));
                 }
                 Ok(Err(mut failed)) => {
-                    // hyper hands the request back when it never serialised it.
-                    let request_sent = failed.take_message().is_none();
-                    let error =
-                        error::from_hyper(failed.error(), request_sent, certificate_pending);
+                    // hyper hands the request back only when it never began to serialise it
+                    // (it was still queued when the connection turned out closed): then not a
+                    // byte of it left, and sending it on a new connection sends it once.
+                    let written = failed.take_message().is_none();
+                    let error = error::from_hyper(
+                        failed.error(),
+                        Attempt {
+                            request_sent: earlier_at_risk || (written && authenticated),
+                            ..attempt
+                        },
+                    );
                     *slot = None;
-                    if matches!(delivery, Delivery::Read)
-                        && reused
-                        && !resent_after_close
-                        && error.is_broken_connection()
-                    {
-                        tracing::debug!(%error, "kept-alive connection was closed; resending the read once");
+                    if may_resend(&delivery, written, reused, resent_after_close, &error) {
+                        tracing::debug!(%error, written, "the connection was found closed; sending again once");
                         resent_after_close = true;
+                        earlier_at_risk |= written && authenticated;
                         continue;
                     }
                     return Err(error);
@@ -498,9 +544,17 @@ impl Session {
             };
 
             let (parts, incoming) = response.into_parts();
+            // The span's status is recorded as soon as it is known, so that a call failing
+            // after it still shows it; a 401 that is answered is left out, since the next
+            // reply's status is the call's.
+            let status = parts.status.as_u16();
+            let record_status = || {
+                tracing::Span::current().record("status", status);
+            };
             self.note_server_header(&parts.headers);
             if parts.status == StatusCode::UNAUTHORIZED {
-                // AMT's 401 closes the connection; its HTML body says nothing more.
+                // AMT's 401 closes the connection; its HTML body says nothing more. It proves
+                // the device did not act on this request.
                 *slot = None;
                 let challenges: Vec<&str> = parts
                     .headers
@@ -509,16 +563,19 @@ impl Session {
                     .filter_map(|value| value.to_str().ok())
                     .collect();
                 let verdict = digest.on_unauthorized(nonce_use, challenges).map_err(|e| {
-                    Error::protocol(format_args!(
+                    record_status();
+                    Error::protocol_unsent(format_args!(
                         "the 401 carries no usable digest challenge: {e}"
                     ))
+                    .after_attempt_at_risk(earlier_at_risk)
                 })?;
                 tracing::debug!(?nonce_use, ?verdict, "401");
+                if verdict.should_retry() && !challenge_answered {
+                    challenge_answered = true;
+                    continue;
+                }
+                record_status();
                 match verdict {
-                    verdict if verdict.should_retry() && !challenge_answered => {
-                        challenge_answered = true;
-                        continue;
-                    }
                     Unauthorized::RealmChanged { expected, found } => {
                         return Err(Error::RealmChanged { expected, found });
                     }
@@ -530,7 +587,24 @@ impl Session {
                 }
             }
 
-            let collect = Limited::new(incoming, config.max_body_bytes).collect();
+            record_status();
+            // Anything but a challenge means the device took the request in, with or without
+            // credentials: from here on every failure may follow its acting on it.
+            let answered = Attempt {
+                request_sent: true,
+                handshake_verdict_pending: false,
+                client_certificate_requested: false,
+            };
+            let limit = config.max_body_bytes;
+            // A declared length over the limit is refused before a byte of the body is read.
+            let declared = incoming.size_hint().lower();
+            if declared > u64::try_from(limit).unwrap_or(u64::MAX) {
+                *slot = None;
+                return Err(Error::protocol(format_args!(
+                    "the reply body ({declared} bytes declared) exceeds the limit of {limit} bytes"
+                )));
+            }
+            let collect = Limited::new(incoming, limit).collect();
             let body = match timeout_at(deadline.end(), collect).await {
                 Ok(Ok(collected)) => collected.to_bytes(),
                 Err(_elapsed) => {
@@ -540,12 +614,9 @@ impl Session {
                 Ok(Err(failure)) => {
                     *slot = None;
                     return Err(if failure.is::<LengthLimitError>() {
-                        Error::protocol(format_args!(
-                            "the reply body exceeds the limit of {} bytes",
-                            config.max_body_bytes
-                        ))
+                        body_too_large(limit)
                     } else if let Some(hyper_error) = failure.downcast_ref::<hyper::Error>() {
-                        error::from_hyper(hyper_error, true, false)
+                        error::from_hyper(hyper_error, answered)
                     } else {
                         Error::protocol(format_args!("the reply body cannot be read: {failure}"))
                     });
@@ -561,7 +632,7 @@ impl Session {
                 headers: parts.headers,
                 body,
                 message_id,
-                authenticated: authorization.is_some(),
+                authenticated,
             });
         }
     }
@@ -626,7 +697,7 @@ async fn open(config: &SessionConfig, deadline: &Deadline) -> Result<Connection,
     let (mut sender, connection) = http1::Builder::new()
         .handshake::<_, Full<Bytes>>(TokioIo::new(established.stream))
         .await
-        .map_err(|e| error::from_hyper(&e, false, false))?;
+        .map_err(|e| error::from_hyper(&e, Attempt::default()))?;
     let driver = tokio::spawn(async move {
         if let Err(error) = connection.await {
             tracing::trace!(%error, "connection ended");
@@ -636,8 +707,11 @@ async fn open(config: &SessionConfig, deadline: &Deadline) -> Result<Connection,
     if let Ok(Err(e)) = timeout_at(deadline.end(), sender.ready()).await {
         return Err(error::from_hyper(
             &e,
-            false,
-            established.client_certificate_requested,
+            Attempt {
+                request_sent: false,
+                handshake_verdict_pending: established.tls13,
+                client_certificate_requested: established.client_certificate_requested,
+            },
         ));
     }
     Ok(Connection {
@@ -645,8 +719,32 @@ async fn open(config: &SessionConfig, deadline: &Deadline) -> Result<Connection,
         driver,
         replies: 0,
         client_certificate_requested: established.client_certificate_requested,
+        tls13: established.tls13,
         in_flight: false,
     })
+}
+
+/// Whether a request whose connection failed may be made again, on a new connection: once per
+/// call, when the connection broke (closed or reset, not a timeout or a TLS verdict), and
+/// either hyper handed the request back unwritten (not a byte of it left, so even a power
+/// change is still sent at most once) or it is a read on a kept-alive connection that the
+/// device had closed under it.
+fn may_resend(
+    delivery: &Delivery<'_>,
+    written: bool,
+    reused: bool,
+    already_resent: bool,
+    error: &Error,
+) -> bool {
+    !already_resent
+        && error.is_broken_connection()
+        && (!written || (matches!(delivery, Delivery::Read) && reused))
+}
+
+fn body_too_large(limit: usize) -> Error {
+    Error::protocol(format_args!(
+        "the reply body exceeds the limit of {limit} bytes"
+    ))
 }
 
 fn http_request(
@@ -690,8 +788,15 @@ fn interpret<T>(
 ) -> Result<T, Error> {
     let status = reply.status;
     match status.as_u16() {
-        200 => parse(&reply.body, &reply.message_id, limits).map_err(from_wsman),
-        // AMT sends faults with 400, sometimes 500.
+        200 => parse(&reply.body, &reply.message_id, limits).map_err(|error| match error {
+            // SOAP over HTTP (SOAP 1.2 part 2, section 7.5) never sends a fault with 200.
+            amt_wsman::Error::Fault(fault) => {
+                Error::protocol(format_args!("HTTP 200 with a SOAP fault ({fault})"))
+            }
+            other => from_wsman(other),
+        }),
+        // Intel AMT sends faults with 400; SOAP 1.2's HTTP binding, which other WS-Management
+        // services follow, sends those not caused by the request with 500.
         400 | 500 => match parse(&reply.body, &reply.message_id, limits) {
             Err(amt_wsman::Error::Fault(fault)) => Err(Error::Fault(fault)),
             Err(other) if !reply.body.is_empty() => Err(Error::protocol(format_args!(
@@ -719,25 +824,6 @@ fn from_wsman(error: amt_wsman::Error) -> Error {
     match error {
         amt_wsman::Error::Fault(fault) => Error::Fault(fault),
         other => Error::protocol(format_args!("the reply cannot be read: {other}")),
-    }
-}
-
-/// Records a call's outcome on its span.
-fn finish(result: Result<StatusCode, &Error>, started: Instant) {
-    let span = tracing::Span::current();
-    let elapsed = started.elapsed();
-    span.record(
-        "duration_ms",
-        u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
-    );
-    match result {
-        Ok(status) => {
-            span.record("status", status.as_u16());
-            tracing::debug!(status = status.as_u16(), ?elapsed, "call done");
-        }
-        Err(error) => {
-            tracing::debug!(%error, ?elapsed, "call failed");
-        }
     }
 }
 
@@ -777,8 +863,8 @@ mod tests {
     }
 
     #[test]
-    fn faults_come_with_400_or_500() {
-        for status in [200, 400, 500] {
+    fn faults_come_with_400_or_500_and_not_with_200() {
+        for status in [400, 500] {
             let read = interpret(
                 &reply(status, &fault_body()),
                 Limits::DEFAULT,
@@ -786,8 +872,44 @@ mod tests {
             );
             assert!(matches!(read, Err(Error::Fault(_))), "{status}: {read:?}");
         }
+        let ok = interpret(
+            &reply(200, &fault_body()),
+            Limits::DEFAULT,
+            client::parse_power_state,
+        );
+        assert!(
+            matches!(ok, Err(Error::Protocol { ref detail, request_sent: true })
+                if detail.contains("HTTP 200 with a SOAP fault") && detail.contains("AccessDenied")),
+            "{ok:?}"
+        );
         let empty = interpret(&reply(500, b""), Limits::DEFAULT, client::parse_power_state);
-        assert!(matches!(empty, Err(Error::Protocol { detail }) if detail.contains("500")));
+        assert!(matches!(empty, Err(Error::Protocol { detail, .. }) if detail.contains("500")));
+    }
+
+    #[test]
+    fn only_a_broken_connection_is_resent_and_a_written_power_change_never() {
+        let closed = Error::Unreachable {
+            failure: error::NetworkFailure::Closed,
+            detail: "closed".into(),
+            request_sent: true,
+        };
+        let timeout = Error::Timeout {
+            phase: error::Phase::Request,
+            limit: Duration::from_secs(1),
+            request_sent: true,
+        };
+        let mut on_send = || {};
+        let power = Delivery::AtMostOnce(&mut on_send);
+        // (written, reused, already resent, error) -> resent?
+        assert!(may_resend(&power, false, true, false, &closed));
+        assert!(may_resend(&power, false, false, false, &closed));
+        assert!(!may_resend(&power, true, true, false, &closed));
+        assert!(!may_resend(&power, false, true, true, &closed));
+        assert!(!may_resend(&power, false, true, false, &timeout));
+        assert!(may_resend(&Delivery::Read, true, true, false, &closed));
+        assert!(may_resend(&Delivery::Read, false, false, false, &closed));
+        assert!(!may_resend(&Delivery::Read, true, false, false, &closed));
+        assert!(!may_resend(&Delivery::Read, true, true, true, &closed));
     }
 
     #[test]
@@ -798,11 +920,11 @@ mod tests {
             .insert(LOCATION, HeaderValue::from_static("https://elsewhere/"));
         let read = interpret(&redirect, Limits::DEFAULT, client::parse_power_state);
         assert!(
-            matches!(read, Err(Error::Protocol { ref detail }) if detail.contains("elsewhere") && detail.contains("not followed")),
+            matches!(read, Err(Error::Protocol { ref detail, .. }) if detail.contains("elsewhere") && detail.contains("not followed")),
             "{read:?}"
         );
         let read = interpret(&reply(404, b""), Limits::DEFAULT, client::parse_power_state);
-        assert!(matches!(read, Err(Error::Protocol { detail }) if detail.contains("404")));
+        assert!(matches!(read, Err(Error::Protocol { detail, .. }) if detail.contains("404")));
     }
 
     #[test]
@@ -843,6 +965,158 @@ mod tests {
         let (c, _) = random_pair().unwrap();
         assert_ne!(a, b);
         assert_ne!(a, c);
+    }
+
+    /// A session with `device`, trusting its CA.
+    fn session_with(device: &amt_sim::SimDevice, password: &str) -> Session {
+        let root = amt_trust::ProviderRoot::from_pem(device.ca_pem()).unwrap();
+        let tls = crate::tls_config(
+            Arc::new(amt_trust::TrustPolicy::new(root)),
+            &amt_trust::ClientTlsOptions::new(),
+        );
+        let mut config = SessionConfig::new(
+            Host::parse("127.0.0.1").unwrap(),
+            tls,
+            "admin",
+            secrecy::SecretString::from(password.to_owned()),
+        );
+        config.port = device.addr().port();
+        config.timeouts = crate::Timeouts::uniform(Duration::from_secs(5));
+        Session::new(config)
+    }
+
+    /// A kept-alive connection that the device has closed, which its driver notices only once
+    /// a request is queued: nothing to read until `closed` is set (and no wake-up then), the
+    /// end of the stream after it. Counts the bytes written to it.
+    struct ClosedUnderneath {
+        closed: Arc<AtomicBool>,
+        written: Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl tokio::io::AsyncRead for ClosedUnderneath {
+        fn poll_read(
+            self: std::pin::Pin<&mut Self>,
+            _cx: &mut std::task::Context<'_>,
+            _buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            if self.closed.load(Ordering::SeqCst) {
+                std::task::Poll::Ready(Ok(()))
+            } else {
+                std::task::Poll::Pending
+            }
+        }
+    }
+
+    impl tokio::io::AsyncWrite for ClosedUnderneath {
+        fn poll_write(
+            self: std::pin::Pin<&mut Self>,
+            _cx: &mut std::task::Context<'_>,
+            buf: &[u8],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            self.written.fetch_add(buf.len(), Ordering::SeqCst);
+            std::task::Poll::Ready(Ok(buf.len()))
+        }
+
+        fn poll_flush(
+            self: std::pin::Pin<&mut Self>,
+            _cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(
+            self: std::pin::Pin<&mut Self>,
+            _cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_power_change_handed_back_unwritten_is_sent_once_on_a_new_connection() {
+        const PASSWORD: &str = "P@ssw0rd-Unit1";
+        let ca = amt_sim::SimCa::generate("session unit test CA").unwrap();
+        let device = amt_sim::SimDevice::start(
+            amt_sim::DeviceConfig::new(PASSWORD).on("127.0.0.1:0".parse().unwrap()),
+            &ca,
+        )
+        .await
+        .unwrap();
+        let session = session_with(&device, PASSWORD);
+        session.power_status().await.unwrap();
+
+        // Swap the kept-alive connection for one the device has closed unnoticed.
+        let closed = Arc::new(AtomicBool::new(false));
+        let written = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let stream = ClosedUnderneath {
+            closed: Arc::clone(&closed),
+            written: Arc::clone(&written),
+        };
+        let (mut sender, connection) = http1::handshake(TokioIo::new(stream)).await.unwrap();
+        let driver = tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        sender.ready().await.unwrap();
+        session.inner.state.lock().await.connection = Some(Connection {
+            sender,
+            driver,
+            replies: 1,
+            client_certificate_requested: false,
+            tls13: false,
+            in_flight: false,
+        });
+        closed.store(true, Ordering::SeqCst);
+
+        let before = device.counters();
+        let mut sends = 0;
+        let value = session
+            .request_power_state_change(10, &mut || sends += 1)
+            .await
+            .unwrap();
+        assert_eq!(value, ReturnValue::Completed);
+        assert_eq!(
+            written.load(Ordering::SeqCst),
+            0,
+            "nothing went to the closed one"
+        );
+        // Handed to the closed connection (and given back), then to the new one: the last
+        // call is the send time.
+        assert_eq!(sends, 2);
+        let after = device.counters();
+        assert_eq!(after.total_invokes() - before.total_invokes(), 1, "{after}");
+        assert_eq!(after.requests - before.requests, 1, "{after}");
+        assert_eq!(after.tcp_connections - before.tcp_connections, 1, "{after}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_wait_for_a_turn_is_counted_apart_from_the_call() {
+        let ca = amt_sim::SimCa::generate("session unit test CA").unwrap();
+        let root = amt_trust::ProviderRoot::from_pem(ca.cert_pem()).unwrap();
+        let tls = crate::tls_config(
+            Arc::new(amt_trust::TrustPolicy::new(root)),
+            &amt_trust::ClientTlsOptions::new(),
+        );
+        let session = Session::new(SessionConfig::new(
+            Host::parse("192.0.2.7").unwrap(),
+            tls,
+            "admin",
+            secrecy::SecretString::from("unused"),
+        ));
+        let busy = session.inner.state.lock().await;
+        let queued = {
+            let session = session.clone();
+            tokio::spawn(async move {
+                let locked = session.lock().await;
+                (locked.queued, locked.acquired.elapsed())
+            })
+        };
+        // The queued call starts waiting; seven (virtual) seconds pass before its turn.
+        tokio::task::yield_now().await;
+        tokio::time::advance(Duration::from_secs(7)).await;
+        drop(busy);
+        let (queued, since_turn) = queued.await.unwrap();
+        assert_eq!(queued, Duration::from_secs(7));
+        assert_eq!(since_turn, Duration::ZERO);
     }
 
     fn assert_send_sync<T: Send + Sync>() {}

@@ -28,10 +28,12 @@ impl<T: AsyncRead + AsyncWrite + Send + Unpin> Stream for T {}
 /// A connection ready for HTTP.
 pub(crate) struct Established {
     pub(crate) stream: Box<dyn Stream>,
-    /// The server sent a CertificateRequest, and got no certificate. Under TLS 1.3 the server's
-    /// verdict arrives after the handshake, so a failure on this connection before its first
-    /// reply is reported as [`Error::ClientCertificateRequired`].
+    /// The server sent a CertificateRequest, and got no certificate (it accepted none, or, under
+    /// TLS 1.3, its verdict is yet to come).
     pub(crate) client_certificate_requested: bool,
+    /// The handshake was TLS 1.3: the server's verdict on the client's certificate may arrive
+    /// after it, as the first thing read (see `error::from_hyper`).
+    pub(crate) tls13: bool,
     /// The TLS session was resumed rather than negotiated in full.
     pub(crate) resumed: bool,
 }
@@ -43,10 +45,23 @@ pub(crate) struct Deadline {
     limit: Duration,
 }
 
+/// What stands for "never" when a limit is too large to add to the clock: about 30 years, as
+/// tokio's own timers do.
+const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
+
+/// `limit` from now, or the far future when the clock cannot count that far (a configured
+/// limit of `Duration::MAX` means no limit, not a panic).
+fn later_by(limit: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(limit)
+        .or_else(|| now.checked_add(FAR_FUTURE))
+        .unwrap_or(now)
+}
+
 impl Deadline {
     pub(crate) fn after(limit: Duration) -> Self {
         Self {
-            end: Instant::now() + limit,
+            end: later_by(limit),
             limit,
         }
     }
@@ -54,7 +69,7 @@ impl Deadline {
     /// When `phase`, limited to `phase_limit`, must end, and which limit it is then: the
     /// phase's own, or the call's when less time than that remains.
     pub(crate) fn phase(&self, phase: Phase, phase_limit: Duration) -> (Instant, Phase, Duration) {
-        let phase_end = Instant::now() + phase_limit;
+        let phase_end = later_by(phase_limit);
         if phase_end < self.end {
             (phase_end, phase, phase_limit)
         } else {
@@ -151,10 +166,13 @@ async fn establish_modern(
             request_sent: false,
         })?;
     let tls = result.map_err(|error| error::from_handshake(&error, requested))?;
-    let resumed = tls.get_ref().1.handshake_kind() == Some(rustls::HandshakeKind::Resumed);
+    let connection = tls.get_ref().1;
+    let resumed = connection.handshake_kind() == Some(rustls::HandshakeKind::Resumed);
+    let tls13 = connection.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3);
     Ok(Established {
         stream: Box::new(tls),
         client_certificate_requested: requested,
+        tls13,
         resumed,
     })
 }
@@ -235,5 +253,20 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[tokio::test]
+    async fn limits_too_large_for_the_clock_mean_the_far_future() {
+        let deadline = Deadline::after(Duration::MAX);
+        assert!(deadline.end() >= Instant::now() + Duration::from_secs(86_400 * 365));
+        // The phase's far future is taken later than the call's, so the call's end rules.
+        let (end, phase, limit) = deadline.phase(Phase::Connect, Duration::MAX);
+        assert_eq!(
+            (end, phase, limit),
+            (deadline.end(), Phase::Request, Duration::MAX)
+        );
+        let short = Deadline::after(Duration::from_secs(1));
+        let (end, phase, _) = short.phase(Phase::TlsHandshake, Duration::MAX);
+        assert_eq!((end, phase), (short.end(), Phase::Request));
     }
 }

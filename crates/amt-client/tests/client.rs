@@ -1,6 +1,8 @@
 //! Integration tests for amt-client, against simulated devices over real TLS on loopback and
 //! against hand-made peers for the failures the simulator does not commit.
 
+#[path = "client/at_most_once.rs"]
+mod at_most_once;
 #[path = "client/calls.rs"]
 mod calls;
 #[path = "client/economy.rs"]

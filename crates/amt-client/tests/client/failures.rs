@@ -11,8 +11,8 @@ use http::{Response, StatusCode, header};
 use http_body_util::Full;
 
 use crate::support::{
-    PASSWORD, ScriptedServer, config_for, delta, device_and_session, device_config, session,
-    silent_server, start, tls,
+    PASSWORD, ScriptedServer, answer, challenge, config_for, delta, device_and_session,
+    device_config, power_status_reply, session, silent_server, start, tls,
 };
 
 const SHORT: Duration = Duration::from_millis(300);
@@ -180,7 +180,7 @@ async fn http_500_on_an_invoke_is_not_resent() {
     let (result, counted) = delta(&device, session.request_power_state_change(8, &mut || {})).await;
     let error = result.unwrap_err();
     assert!(
-        matches!(error, Error::Protocol { ref detail } if detail.contains("500")),
+        matches!(error, Error::Protocol { ref detail, .. } if detail.contains("500")),
         "{error:?}"
     );
     assert!(error.may_have_reached_device());
@@ -207,7 +207,7 @@ async fn an_oversized_body_is_a_protocol_error_and_the_session_recovers() {
     device.inject(FaultRule::on_reads(Fault::OversizedBody(2 << 20), 1));
     let error = session.power_status().await.unwrap_err();
     assert!(
-        matches!(error, Error::Protocol { ref detail } if detail.contains("65536")),
+        matches!(error, Error::Protocol { ref detail, .. } if detail.contains("65536")),
         "{error:?}"
     );
     session.power_status().await.unwrap();
@@ -247,38 +247,6 @@ async fn an_expired_nonce_is_answered_once_without_a_failed_login() {
     assert_eq!(counted.failed_logins, 0, "{counted}");
 }
 
-/// A reply to `request` as the device would make it.
-fn answer(
-    request: &[u8],
-    response: &WsResponse,
-    relates_to: Option<&str>,
-) -> Response<Full<Bytes>> {
-    let parsed = wsdevice::parse_request(request, amt_wsman::Limits::default()).unwrap();
-    let relates_to = relates_to.map(MessageId::new).or(parsed.message_id);
-    let body = wsdevice::build_response(response, relates_to.as_ref(), &MessageId::amt(1));
-    Response::new(Full::new(Bytes::from(body)))
-}
-
-fn power_status_reply() -> WsResponse {
-    WsResponse::PowerState(amt_wsman::PowerStatus {
-        power_state: 2,
-        available_requested_power_states: vec![8],
-        requested_power_state: None,
-    })
-}
-
-fn challenge(realm: &str) -> Response<Full<Bytes>> {
-    Response::builder()
-        .status(StatusCode::UNAUTHORIZED)
-        .header(
-            header::WWW_AUTHENTICATE,
-            format!(r#"Digest realm="{realm}", nonce="bm9uY2U{realm}",stale="false",qop="auth""#),
-        )
-        .header(header::CONNECTION, "close")
-        .body(Full::new(Bytes::new()))
-        .unwrap()
-}
-
 #[tokio::test]
 async fn redirects_are_never_followed() {
     let server = ScriptedServer::start(Arc::new(|_, _, _| {
@@ -291,7 +259,7 @@ async fn redirects_are_never_followed() {
     .await;
     let error = server.session().power_status().await.unwrap_err();
     assert!(
-        matches!(error, Error::Protocol { ref detail } if detail.contains("302") && detail.contains("elsewhere.example")),
+        matches!(error, Error::Protocol { ref detail, .. } if detail.contains("302") && detail.contains("elsewhere.example")),
         "{error:?}"
     );
     assert_eq!(server.requests.load(std::sync::atomic::Ordering::SeqCst), 1);
@@ -305,7 +273,7 @@ async fn a_reply_to_another_request_is_a_protocol_error() {
     .await;
     let error = server.session().power_status().await.unwrap_err();
     assert!(
-        matches!(error, Error::Protocol { ref detail } if detail.contains("someone-else")),
+        matches!(error, Error::Protocol { ref detail, .. } if detail.contains("someone-else")),
         "{error:?}"
     );
 }
@@ -326,7 +294,7 @@ async fn a_device_that_never_asks_for_credentials_does_not_validate_them() {
     assert_eq!(session.amt_version().await.unwrap().to_string(), "16.1.25");
     let error = session.validate_credentials().await.unwrap_err();
     assert!(
-        matches!(error, Error::Protocol { ref detail } if detail.contains("without asking")),
+        matches!(error, Error::Protocol { ref detail, .. } if detail.contains("without asking")),
         "{error:?}"
     );
 }
@@ -365,7 +333,7 @@ async fn a_401_without_a_digest_challenge_is_a_protocol_error() {
     .await;
     let error = server.session().power_status().await.unwrap_err();
     assert!(
-        matches!(error, Error::Protocol { ref detail } if detail.contains("digest")),
+        matches!(error, Error::Protocol { ref detail, .. } if detail.contains("digest")),
         "{error:?}"
     );
 }
@@ -471,9 +439,12 @@ async fn a_cancelled_call_leaves_the_session_usable() {
 
 #[tokio::test]
 async fn an_ipv6_workstation_is_reached() {
-    let Ok(probe) = std::net::TcpListener::bind("[::1]:0") else {
-        // No IPv6 loopback on this machine: nothing to test here.
-        return;
+    let probe = match std::net::TcpListener::bind("[::1]:0") {
+        Ok(probe) => probe,
+        Err(error) => {
+            eprintln!("an_ipv6_workstation_is_reached: SKIPPED, no IPv6 loopback here ({error})");
+            return;
+        }
     };
     drop(probe);
     let config = device_config().on("[::1]:0".parse().unwrap());
@@ -514,4 +485,189 @@ async fn amt_version_falls_back_to_the_server_header() {
     // Now the fault comes with a Server header naming the firmware.
     let version = session.amt_version().await.unwrap();
     assert_eq!(version.to_string(), "11.8.50.3399");
+}
+
+#[tokio::test]
+async fn limits_too_large_for_the_clock_mean_no_limit() {
+    let (device, _ca) = start(device_config()).await;
+    let mut config = config_for(device.addr(), "127.0.0.1", tls(device.ca_pem()), PASSWORD);
+    config.timeouts = Timeouts::uniform(Duration::MAX);
+    let session = Session::new(config);
+    session.power_status().await.unwrap();
+    session
+        .request_power_state_change(10, &mut || {})
+        .await
+        .unwrap();
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_connection_that_is_never_accepted_is_a_connect_timeout() {
+    // A listener whose accept queue is full: Linux drops further SYNs, so a connection
+    // attempt hangs as it would towards a workstation that is off the network.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(crate::support::any_port()).unwrap();
+    let addr = socket.local_addr().unwrap();
+    let _listener = socket.listen(0).unwrap();
+    let mut queued = Vec::new();
+    let mut full = false;
+    for _ in 0..16 {
+        match tokio::time::timeout(SHORT, tokio::net::TcpStream::connect(addr)).await {
+            Ok(Ok(tcp)) => queued.push(tcp),
+            Ok(Err(error)) => panic!("connecting to the listener: {error}"),
+            Err(_elapsed) => {
+                full = true;
+                break;
+            }
+        }
+    }
+    assert!(
+        full,
+        "the accept queue took {} connections and still had room",
+        queued.len()
+    );
+
+    let ca = crate::support::ca();
+    let mut config = config_for(addr, "127.0.0.1", tls(ca.cert_pem()), PASSWORD);
+    config.timeouts = Timeouts::uniform(Duration::from_secs(5));
+    config.timeouts.connect = SHORT;
+    let mut sends = 0;
+    let error = Session::new(config)
+        .request_power_state_change(8, &mut || sends += 1)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error,
+        Error::Timeout {
+            phase: Phase::Connect,
+            limit: SHORT,
+            request_sent: false,
+        }
+    );
+    assert!(!error.may_have_reached_device());
+    assert_eq!(sends, 0);
+}
+
+/// The most a server can write beyond the body limit before it notices that the client gave
+/// up: the kernel's socket buffers on both sides and the client's read buffers.
+const SLACK: usize = 4 << 20;
+
+/// What an endless server writes at most if nobody stops it.
+const ENDLESS: usize = 64 << 20;
+
+/// A TLS server that answers the first request with `head` and then writes body bytes (as
+/// chunks when `chunked`) until the client goes away or [`ENDLESS`] is reached; the receiver
+/// gets how many body bytes it wrote.
+async fn endless_body_server(
+    head: &'static str,
+    chunked: bool,
+) -> (
+    std::net::SocketAddr,
+    String,
+    tokio::sync::oneshot::Receiver<usize>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let ca = crate::support::ca();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    // Accepted sockets inherit the small send buffer, so the writes stall soon once the
+    // client stops reading.
+    socket.set_send_buffer_size(16 * 1024).unwrap();
+    socket.bind(crate::support::any_port()).unwrap();
+    let addr = socket.local_addr().unwrap();
+    let listener = socket.listen(8).unwrap();
+    let identity = ca.issue(&amt_sim::LeafSpec::default(), addr.ip()).unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(crate::support::server_config(
+        identity,
+        crate::support::ClientAuth::None,
+        &[&rustls::version::TLS13],
+    ));
+    let (done, written) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut tls = acceptor.accept(tcp).await.unwrap();
+        // The request: its head, then as many body bytes as it declares.
+        let mut request = Vec::new();
+        let mut buf = [0u8; 4096];
+        let body_start = loop {
+            let read = tls.read(&mut buf).await.unwrap();
+            assert!(
+                read > 0,
+                "the client hung up before its request was complete"
+            );
+            request.extend_from_slice(&buf[..read]);
+            if let Some(end) = request.windows(4).position(|w| w == b"\r\n\r\n") {
+                break end + 4;
+            }
+        };
+        let head_text = String::from_utf8_lossy(&request[..body_start]).to_lowercase();
+        let length: usize = head_text
+            .lines()
+            .find_map(|line| line.strip_prefix("content-length:"))
+            .map_or(0, |value| value.trim().parse().unwrap());
+        while request.len() < body_start + length {
+            let read = tls.read(&mut buf).await.unwrap();
+            assert!(
+                read > 0,
+                "the client hung up before its request was complete"
+            );
+            request.extend_from_slice(&buf[..read]);
+        }
+
+        let mut total = 0;
+        if tls.write_all(head.as_bytes()).await.is_ok() {
+            let piece = vec![b'x'; 16 * 1024];
+            let chunk_head = format!("{:x}\r\n", piece.len());
+            while total < ENDLESS {
+                let wrote = if chunked {
+                    tls.write_all(chunk_head.as_bytes()).await.is_ok()
+                        && tls.write_all(&piece).await.is_ok()
+                        && tls.write_all(b"\r\n").await.is_ok()
+                } else {
+                    tls.write_all(&piece).await.is_ok()
+                };
+                if !wrote {
+                    break;
+                }
+                total += piece.len();
+            }
+        }
+        let _ = done.send(total);
+    });
+    (addr, ca.cert_pem().to_owned(), written)
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_cut_off_while_it_streams() {
+    const LIMIT: usize = 64 * 1024;
+    let cases = [
+        // A declared length over the limit is refused before the body is read.
+        (
+            "HTTP/1.1 200 OK\r\nContent-Type: application/soap+xml\r\nContent-Length: 1073741824\r\n\r\n",
+            false,
+        ),
+        // An endless chunked body is read up to the limit.
+        (
+            "HTTP/1.1 200 OK\r\nContent-Type: application/soap+xml\r\nTransfer-Encoding: chunked\r\n\r\n",
+            true,
+        ),
+    ];
+    for (head, chunked) in cases {
+        let (addr, ca_pem, written) = endless_body_server(head, chunked).await;
+        let mut config = config_for(addr, "127.0.0.1", tls(&ca_pem), PASSWORD);
+        config.max_body_bytes = LIMIT;
+        let error = Session::new(config).power_status().await.unwrap_err();
+        assert!(
+            matches!(&error, Error::Protocol { detail, .. } if detail.contains("exceeds the limit of 65536 bytes")),
+            "chunked {chunked}: {error:?}"
+        );
+        let written = tokio::time::timeout(Duration::from_secs(10), written)
+            .await
+            .expect("the server notices that the client went away")
+            .unwrap();
+        assert!(
+            written <= LIMIT + SLACK,
+            "chunked {chunked}: the server wrote {written} bytes for a limit of {LIMIT}"
+        );
+    }
 }

@@ -13,7 +13,7 @@ use amt_power::{PowerState, ReturnValue};
 use amt_sim::{DeviceConfig, LeafIssuer, LeafSpec, SimClock, SimDevice, TlsProfile, Validity};
 use amt_trust::{ProviderRoot, TrustError, TrustPolicy, UnixTime};
 use openssl::pkey::PKey;
-use openssl::ssl::{Ssl, SslContext, SslContextBuilder, SslMethod, SslVersion};
+use openssl::ssl::{Ssl, SslContext, SslContextBuilder, SslMethod, SslVerifyMode, SslVersion};
 use openssl::x509::X509;
 use rustls::time_provider::TimeProvider;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -261,17 +261,22 @@ async fn a_legacy_session_meets_a_modern_ecdsa_device_with_a_tls_error_and_no_fa
 }
 
 #[tokio::test]
-async fn a_legacy_device_demanding_a_client_certificate_is_a_tls_error() {
-    let ca = ca();
-    let mut config = legacy_device_config(TlsProfile::LegacyAmt12);
-    config.require_client_certificate = true;
-    let device = SimDevice::start(config, &ca).await.unwrap();
-    let error = legacy_session(device.addr(), "127.0.0.1", ca.cert_pem())
-        .power_status()
-        .await
-        .unwrap_err();
-    assert!(matches!(error, Error::Tls { .. }), "{error:?}");
-    assert_eq!(device.counters().requests, 0);
+async fn a_legacy_device_demanding_a_client_certificate_says_so() {
+    for profile in LEGACY_PROFILES {
+        let ca = ca();
+        let mut config = legacy_device_config(profile);
+        config.require_client_certificate = true;
+        let device = SimDevice::start(config, &ca).await.unwrap();
+        let mut sends = 0;
+        let error = legacy_session(device.addr(), "127.0.0.1", ca.cert_pem())
+            .request_power_state_change(8, &mut || sends += 1)
+            .await
+            .unwrap_err();
+        assert_eq!(error, Error::ClientCertificateRequired, "{profile:?}");
+        assert!(!error.may_have_reached_device());
+        assert_eq!(sends, 0);
+        assert_eq!(device.counters().requests, 0);
+    }
 }
 
 // ----- hand-made OpenSSL peers with the committed RSA fixtures of amt-trust -----------------
@@ -288,7 +293,20 @@ fn fixture(name: &str) -> Vec<u8> {
 /// it receives, so a test can tell whether anything was written after the handshake, and
 /// answers anything with HTTP 503.
 async fn fixture_server(leaf: &str, key: &str) -> (SocketAddr, Arc<AtomicUsize>) {
+    fixture_server_asking(leaf, key, false).await
+}
+
+/// [`fixture_server`]; with `ask_for_certificate`, its handshake asks for a client certificate
+/// (a CertificateRequest) but goes on without one.
+async fn fixture_server_asking(
+    leaf: &str,
+    key: &str,
+    ask_for_certificate: bool,
+) -> (SocketAddr, Arc<AtomicUsize>) {
     let mut builder = SslContextBuilder::new(SslMethod::tls_server()).unwrap();
+    if ask_for_certificate {
+        builder.set_verify(SslVerifyMode::PEER);
+    }
     builder
         .set_min_proto_version(Some(SslVersion::TLS1_1))
         .unwrap();
@@ -393,7 +411,24 @@ async fn validity_follows_the_injected_clock_and_a_trusted_peer_gets_the_request
         .await
         .unwrap_err();
     assert!(
-        matches!(&error, Error::Protocol { detail } if detail.contains("503")),
+        matches!(&error, Error::Protocol { detail, .. } if detail.contains("503")),
+        "{error:?}"
+    );
+    assert!(received.load(Ordering::SeqCst) > 0);
+}
+
+#[tokio::test]
+async fn a_legacy_server_that_asks_for_a_certificate_but_needs_none_is_served() {
+    // The CertificateRequest alone proves nothing: the handshake succeeds without a
+    // certificate, and the request goes out (the peer answers 503).
+    let (addr, received) =
+        fixture_server_asking("rsa2048-leaf.pem", "rsa2048-leaf.TEST-ONLY-KEY.pem", true).await;
+    let error = fixture_session(addr, at(YEAR_2030))
+        .power_status()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::Protocol { detail, .. } if detail.contains("503")),
         "{error:?}"
     );
     assert!(received.load(Ordering::SeqCst) > 0);

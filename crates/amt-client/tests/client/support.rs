@@ -111,6 +111,44 @@ pub(crate) async fn delta<F: Future>(
     (output, delta)
 }
 
+/// A reply to `request` as the device would make it.
+pub(crate) fn answer(
+    request: &[u8],
+    response: &amt_wsman::Response,
+    relates_to: Option<&str>,
+) -> Response<Full<Bytes>> {
+    let parsed = amt_wsman::device::parse_request(request, amt_wsman::Limits::default()).unwrap();
+    let relates_to = relates_to
+        .map(amt_wsman::MessageId::new)
+        .or(parsed.message_id);
+    let body = amt_wsman::device::build_response(
+        response,
+        relates_to.as_ref(),
+        &amt_wsman::MessageId::amt(1),
+    );
+    Response::new(Full::new(Bytes::from(body)))
+}
+
+pub(crate) fn power_status_reply() -> amt_wsman::Response {
+    amt_wsman::Response::PowerState(amt_wsman::PowerStatus {
+        power_state: 2,
+        available_requested_power_states: vec![8],
+        requested_power_state: None,
+    })
+}
+
+pub(crate) fn challenge(realm: &str) -> Response<Full<Bytes>> {
+    Response::builder()
+        .status(http::StatusCode::UNAUTHORIZED)
+        .header(
+            http::header::WWW_AUTHENTICATE,
+            format!(r#"Digest realm="{realm}", nonce="bm9uY2U{realm}",stale="false",qop="auth""#),
+        )
+        .header(http::header::CONNECTION, "close")
+        .body(Full::new(Bytes::new()))
+        .unwrap()
+}
+
 /// A TLS server with the simulator CA's certificate for 127.0.0.1, answering each request with
 /// `respond(index, request head, body)`; for replies the simulator never gives.
 pub(crate) struct ScriptedServer {
@@ -122,33 +160,83 @@ pub(crate) struct ScriptedServer {
 pub(crate) type Script =
     dyn Fn(u32, &http::request::Parts, &[u8]) -> Response<Full<Bytes>> + Send + Sync;
 
+/// What a [`ScriptedServer`] does with a request.
+pub(crate) enum Answer {
+    /// Sends this reply.
+    Reply(Response<Full<Bytes>>),
+    /// Closes the connection without a word.
+    HangUp,
+    /// Never answers.
+    Stall,
+}
+
+pub(crate) type Scenario = dyn Fn(u32, &http::request::Parts, &[u8]) -> Answer + Send + Sync;
+
+/// How a [`ScriptedServer`] speaks TLS (1.3 only, always).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ServerTls {
+    /// Ask for a client certificate in every handshake, and go on without one.
+    pub(crate) optional_client_auth: bool,
+    /// No TLS session resumption: every connection makes a full handshake.
+    pub(crate) no_resumption: bool,
+}
+
 impl ScriptedServer {
     pub(crate) async fn start(respond: Arc<Script>) -> Self {
+        Self::start_with(
+            ServerTls::default(),
+            Arc::new(move |index, parts, body| Answer::Reply(respond(index, parts, body))),
+        )
+        .await
+    }
+
+    pub(crate) async fn start_with(options: ServerTls, scenario: Arc<Scenario>) -> Self {
         let ca = ca();
         let listener = TcpListener::bind(any_port()).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let identity = ca.issue(&LeafSpec::default(), addr.ip()).unwrap();
-        let config = server_config(identity, None, &[&rustls::version::TLS13]);
-        let acceptor = TlsAcceptor::from(config);
+        let client_auth = if options.optional_client_auth {
+            ClientAuth::Optional(ca.cert_pem())
+        } else {
+            ClientAuth::None
+        };
+        let mut config = Arc::unwrap_or_clone(server_config(
+            identity,
+            client_auth,
+            &[&rustls::version::TLS13],
+        ));
+        if options.no_resumption {
+            config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+            config.send_tls13_tickets = 0;
+        }
+        let acceptor = TlsAcceptor::from(Arc::new(config));
         let requests = Arc::new(AtomicU32::new(0));
         let counter = Arc::clone(&requests);
         tokio::spawn(async move {
             while let Ok((tcp, _)) = listener.accept().await {
                 let acceptor = acceptor.clone();
-                let respond = Arc::clone(&respond);
+                let scenario = Arc::clone(&scenario);
                 let counter = Arc::clone(&counter);
                 tokio::spawn(async move {
                     let Ok(tls) = acceptor.accept(tcp).await else {
                         return;
                     };
                     let service = service_fn(move |request: Request<Incoming>| {
-                        let respond = Arc::clone(&respond);
+                        let scenario = Arc::clone(&scenario);
                         let counter = Arc::clone(&counter);
                         async move {
                             let (parts, body) = request.into_parts();
-                            let body = body.collect().await?.to_bytes();
+                            let body = body
+                                .collect()
+                                .await
+                                .map_err(std::io::Error::other)?
+                                .to_bytes();
                             let index = counter.fetch_add(1, Ordering::SeqCst);
-                            Ok::<_, hyper::Error>(respond(index, &parts, &body))
+                            match scenario(index, &parts, &body) {
+                                Answer::Reply(response) => Ok(response),
+                                Answer::HangUp => Err(std::io::Error::other("hang up")),
+                                Answer::Stall => std::future::pending().await,
+                            }
                         }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
@@ -174,33 +262,47 @@ impl ScriptedServer {
     }
 }
 
-/// A rustls server configuration; with `client_roots`, client certificates are required.
+/// Whether a test server asks for client certificates, and which root it trusts for them.
+pub(crate) enum ClientAuth<'a> {
+    None,
+    /// Asks, and refuses the handshake without one.
+    Required(&'a str),
+    /// Asks, and goes on without one.
+    Optional(&'a str),
+}
+
+/// A rustls server configuration.
 pub(crate) fn server_config(
     identity: amt_sim::ServerIdentity,
-    client_roots: Option<&str>,
+    client_auth: ClientAuth<'_>,
     versions: &[&'static rustls::SupportedProtocolVersion],
 ) -> Arc<ServerConfig> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
         .with_protocol_versions(versions)
         .unwrap();
-    let builder = match client_roots {
-        None => builder.with_no_client_auth(),
-        Some(pem) => {
-            use rustls::pki_types::CertificateDer;
-            use rustls::pki_types::pem::PemObject;
-            let mut roots = rustls::RootCertStore::empty();
-            for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
-                roots.add(cert.unwrap()).unwrap();
-            }
-            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
-                Arc::new(roots),
-                provider,
-            )
-            .build()
-            .unwrap();
-            builder.with_client_cert_verifier(verifier)
+    let (pem, optional) = match client_auth {
+        ClientAuth::None => ("", false),
+        ClientAuth::Required(pem) => (pem, false),
+        ClientAuth::Optional(pem) => (pem, true),
+    };
+    let builder = if pem.is_empty() {
+        builder.with_no_client_auth()
+    } else {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+            roots.add(cert.unwrap()).unwrap();
         }
+        let verifier =
+            rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+        let verifier = if optional {
+            verifier.allow_unauthenticated()
+        } else {
+            verifier
+        };
+        builder.with_client_cert_verifier(verifier.build().unwrap())
     };
     Arc::new(
         builder
@@ -254,7 +356,11 @@ pub(crate) async fn mutual_tls_server(
     let listener = TcpListener::bind(any_port()).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let identity = ca.issue(&LeafSpec::default(), addr.ip()).unwrap();
-    let acceptor = TlsAcceptor::from(server_config(identity, Some(ca.cert_pem()), versions));
+    let acceptor = TlsAcceptor::from(server_config(
+        identity,
+        ClientAuth::Required(ca.cert_pem()),
+        versions,
+    ));
     tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
             let acceptor = acceptor.clone();
