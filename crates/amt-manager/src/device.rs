@@ -226,7 +226,7 @@ pub(crate) fn map_error(error: amt_client::Error) -> Error {
             source: Some(Box::new(error)),
         },
         // The row's message already says "Unexpected response from Intel AMT".
-        C::Protocol { detail } => Error::Protocol { detail },
+        C::Protocol { detail, .. } => Error::Protocol { detail },
         C::RealmChanged { .. } | C::Tls { .. } | C::Local { .. } => Error::Protocol {
             detail: error.to_string(),
         },
