@@ -528,7 +528,7 @@ impl DeviceCore {
             Call::PowerState => Ok(WsResponse::PowerState(
                 self.power_status(&mut lock(&self.state)),
             )),
-            Call::RequestPowerStateChange { power_state } => {
+            Call::RequestPowerStateChange { power_state, .. } => {
                 self.counters.bump_invoke(*power_state);
                 let mut state = lock(&self.state);
                 let value = state.power.request(*power_state, now);
@@ -606,10 +606,12 @@ impl DeviceCore {
                     return Err(Fault::destination_unreachable());
                 };
                 let mut state = lock(&self.state);
+                // A hex counter in AMT's format is always a valid context.
                 let context = EnumerationContext::new(format!(
                     "{:08X}-0000-0000-0000-000000000000",
                     state.next_enumeration
-                ));
+                ))
+                .map_err(|_| Fault::invalid_enumeration_context())?;
                 state.next_enumeration += 1;
                 if state.enumerations.len() >= MAX_ENUMERATIONS {
                     state.enumerations.pop_front();

@@ -44,7 +44,7 @@ async fn power_status(client: &mut TestClient) -> amt_wsman::PowerStatus {
 
 async fn change_power(client: &mut TestClient, value: u16) -> u32 {
     let (reply, id) = client
-        .call(&Call::RequestPowerStateChange { power_state: value })
+        .call(&Call::request_power_state_change(value))
         .await
         .expect("reply");
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text());
@@ -441,7 +441,7 @@ async fn unknown_resources_actions_selectors_and_contexts_get_amts_faults() {
         Some("ActionNotSupported")
     );
 
-    let pull = Call::pull_software_identity(EnumerationContext::new("00000000-dead-beef"));
+    let pull = Call::pull_software_identity(EnumerationContext::new("00000000-dead-beef").unwrap());
     assert_eq!(
         subcode(&fault_of(&mut client, &pull).await).as_deref(),
         Some("InvalidEnumerationContext")
@@ -531,8 +531,7 @@ async fn injected_faults_happen_as_told() {
     power_status(&mut client).await;
 
     device.inject(FaultRule::on_power_changes(Fault::DropConnection, 1));
-    let body =
-        Call::RequestPowerStateChange { power_state: 10 }.build_request(&client.message_id());
+    let body = Call::request_power_state_change(10).build_request(&client.message_id());
     assert!(
         client.post(body).await.is_err(),
         "the connection closes without an answer"

@@ -254,7 +254,9 @@ fn answer(
     relates_to: Option<&str>,
 ) -> Response<Full<Bytes>> {
     let parsed = wsdevice::parse_request(request, amt_wsman::Limits::default()).unwrap();
-    let relates_to = relates_to.map(MessageId::new).or(parsed.message_id);
+    let relates_to = relates_to
+        .map(|id| MessageId::new(id).unwrap())
+        .or(parsed.message_id);
     let body = wsdevice::build_response(response, relates_to.as_ref(), &MessageId::amt(1));
     Response::new(Full::new(Bytes::from(body)))
 }
