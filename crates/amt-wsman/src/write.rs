@@ -283,7 +283,8 @@ impl Writer {
 /// `namespace` as it reads back once written: characters XML cannot carry become U+FFFD, so
 /// two URIs differing only there are one namespace on the wire.
 fn written_uri(namespace: &str) -> Cow<'_, str> {
-    if namespace.chars().all(is_xml_char) {
+    // Printable ASCII, what URIs are made of, needs no character-by-character look.
+    if namespace.bytes().all(|b| (0x20..0x7F).contains(&b)) || namespace.chars().all(is_xml_char) {
         Cow::Borrowed(namespace)
     } else {
         Cow::Owned(
