@@ -70,7 +70,7 @@ fn bench(c: &mut Criterion) {
     bench_exchange(
         c,
         "request_power_state_change",
-        &Call::RequestPowerStateChange { power_state: 8 },
+        &Call::request_power_state_change(8),
         &Response::RequestPowerStateChange { return_value: 0 },
     );
 }

@@ -16,9 +16,8 @@ WSMAN = ROOT / "crates" / "amt-wsman" / "tests" / "data"
 DIGEST = ROOT / "crates" / "amt-digest" / "tests" / "data"
 TRUST = ROOT / "crates" / "amt-trust" / "tests" / "data"
 
-# amt_wsman::fuzzing::FUZZ_MESSAGE_ID, and the id the wire vectors relate to.
+# amt_wsman::fuzzing::FUZZ_MESSAGE_ID.
 FUZZ_MESSAGE_ID = b"uuid:00000000-0000-4000-8000-000000000000"
-VECTOR_REQUEST_ID = b"uuid:3f0c2d7e-9a41-4c55-8e0b-6f1d2a9c4b10"
 
 # amt_digest::fuzzing constants.
 USERNAME, PASSWORD = "admin", "Fuzz-P4ssw0rd!"
@@ -46,11 +45,17 @@ def slug(text, n):
     return f"{n:02d}-" + re.sub(r"[^a-z0-9]+", "-", text.lower())[:40].strip("-")
 
 
+def relating_to_fuzz_id(data):
+    """The reply with every RelatesTo naming the fuzzer's request (vectors relate to several ids:
+    a reply relating to another one stops every parser at the RelatesTo check)."""
+    return re.sub(rb"(<(?:[A-Za-z_][\w.-]*:)?RelatesTo\b[^>]*>)[^<]*", rb"\g<1>" + FUZZ_MESSAGE_ID, data)
+
+
 def wsman():
     for path in sorted(WSMAN.glob("*.xml")) + sorted((WSMAN / "hostile").glob("*.xml")):
         data = path.read_bytes()
         if path.name.startswith("response_") or path.name.startswith("fault_"):
-            write("wsman_response", path.stem, data.replace(VECTOR_REQUEST_ID, FUZZ_MESSAGE_ID))
+            write("wsman_response", path.stem, relating_to_fuzz_id(data))
         if path.name.startswith("request_") or path.parent.name == "hostile":
             write("wsman_request", path.stem, data)
         if path.parent.name == "hostile":

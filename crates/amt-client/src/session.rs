@@ -342,7 +342,7 @@ impl Session {
     ) -> Result<ReturnValue, Error> {
         let span = self.span("RequestPowerStateChange");
         async {
-            let call = Call::RequestPowerStateChange { power_state };
+            let call = Call::request_power_state_change(power_state);
             let mut locked = self.lock().await;
             let result = self
                 .exchange(&mut locked.state, &call, Delivery::AtMostOnce(on_send))
@@ -849,7 +849,7 @@ mod tests {
             status: StatusCode::from_u16(status).unwrap(),
             headers: HeaderMap::new(),
             body: Bytes::copy_from_slice(body),
-            message_id: MessageId::new("uuid:1"),
+            message_id: MessageId::new("uuid:1").unwrap(),
             authenticated: true,
         }
     }
@@ -857,7 +857,7 @@ mod tests {
     fn fault_body() -> Vec<u8> {
         amt_wsman::device::build_fault(
             &amt_wsman::Fault::access_denied(),
-            Some(&MessageId::new("uuid:1")),
+            Some(&MessageId::new("uuid:1").unwrap()),
             &MessageId::amt(1),
         )
     }

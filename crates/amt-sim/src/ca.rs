@@ -43,14 +43,16 @@ pub enum LeafIssuer {
     ForeignCa,
 }
 
-/// What a device's leaf certificate says. The default names `localhost` and the listen address,
-/// as Subject Alternative Names, and is valid now, signed by the simulator CA.
+/// What a device's leaf certificate says. The default names `localhost` and the listen address
+/// (the loopback address when listening on the unspecified address, which no client dials), as
+/// Subject Alternative Names, and is valid now, signed by the simulator CA.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct LeafSpec {
     /// The names (DNS names or IP addresses). Empty means `localhost` plus the listen IP.
     pub names: Vec<String>,
-    /// Put the names in the subject Common Name only (the first name; AMT certificates made by
-    /// some tools carry no SAN), instead of Subject Alternative Names.
+    /// Put the name in the subject Common Name only (AMT certificates made by some tools carry
+    /// no SAN), instead of Subject Alternative Names. A Common Name holds one name: issuing
+    /// refuses more than one in [`LeafSpec::names`]; with none it is `localhost`.
     pub cn_only: bool,
     /// The validity period.
     pub validity: Validity,
@@ -74,10 +76,20 @@ impl LeafSpec {
     /// The names to certify for a device listening on `ip`.
     pub(crate) fn effective_names(&self, ip: IpAddr) -> Vec<String> {
         if self.names.is_empty() {
-            vec!["localhost".to_owned(), ip.to_string()]
+            vec!["localhost".to_owned(), reachable_ip(ip).to_string()]
         } else {
             self.names.clone()
         }
+    }
+}
+
+/// The address a client dials to reach a listener on `ip`: the loopback address of its family
+/// when `ip` is the unspecified address (`0.0.0.0`, `::`).
+pub(crate) fn reachable_ip(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) if v4.is_unspecified() => IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+        IpAddr::V6(v6) if v6.is_unspecified() => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+        other => other,
     }
 }
 
@@ -234,6 +246,12 @@ impl SimCa {
         ip: IpAddr,
         key: KeyPair,
     ) -> Result<ServerIdentity, Error> {
+        if spec.cn_only && spec.names.len() > 1 {
+            return Err(Error::InvalidConfig(format!(
+                "a CN-only certificate holds one name, not {}",
+                spec.names.len()
+            )));
+        }
         let names = spec.effective_names(ip);
         let mut params =
             CertificateParams::new(Vec::<String>::new()).map_err(Error::certificate)?;
@@ -308,5 +326,30 @@ mod tests {
         assert_eq!(names, ["localhost", "127.0.0.7"]);
         let names = LeafSpec::names(["amt.example"]).effective_names("127.0.0.7".parse().unwrap());
         assert_eq!(names, ["amt.example"]);
+        let names = LeafSpec::default().effective_names("0.0.0.0".parse().unwrap());
+        assert_eq!(names, ["localhost", "127.0.0.1"]);
+        let names = LeafSpec::default().effective_names("::".parse().unwrap());
+        assert_eq!(names, ["localhost", "::1"]);
+    }
+
+    #[test]
+    fn a_cn_only_leaf_takes_one_name() {
+        let ca = SimCa::generate("test CA").unwrap();
+        let ip = "127.0.0.1".parse().unwrap();
+        let two = LeafSpec {
+            cn_only: true,
+            ..LeafSpec::names(["a.example", "b.example"])
+        };
+        assert!(matches!(ca.issue(&two, ip), Err(Error::InvalidConfig(_))));
+        let one = LeafSpec {
+            cn_only: true,
+            ..LeafSpec::names(["a.example"])
+        };
+        assert!(ca.issue(&one, ip).is_ok());
+        let default = LeafSpec {
+            cn_only: true,
+            ..LeafSpec::default()
+        };
+        assert!(ca.issue(&default, ip).is_ok());
     }
 }

@@ -72,9 +72,10 @@ pub struct CounterSnapshot {
     pub failed_logins: u64,
     /// Logins refused unchecked because of a lockout.
     pub lockout_refusals: u64,
-    /// Injected faults carried out.
+    /// Injected fault rules fired (latency and another fault on one request count two).
     pub faults: u64,
-    /// RequestPowerStateChange invokes by PowerState value (index 0 counts values above 17).
+    /// RequestPowerStateChange invokes by PowerState value (index 0 counts values above 17),
+    /// once their selectors and `ManagedElement` are accepted.
     pub invokes: [u64; 18],
 }
 

@@ -11,9 +11,9 @@ use amt_digest::{
 };
 use amt_power::{AmtVersion, PowerState};
 use amt_wsman::{
-    Call, Element, EnumerationContext, Fault, Identity, Limits, MessageId, PowerCapabilities,
-    PowerStatus, PullResponse, Response as WsResponse, SoftwareIdentity, device as wsdevice,
-    resource,
+    Call, Element, EndpointReference, EnumerationContext, Fault, Identity, Limits, MessageId,
+    PowerCapabilities, PowerStatus, PullResponse, Response as WsResponse, SelectorSet,
+    SoftwareIdentity, device as wsdevice, fault_detail, resource,
 };
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
@@ -22,7 +22,7 @@ use hyper::body::Incoming;
 use secrecy::SecretString;
 
 use crate::counters::{CounterSnapshot, Counters};
-use crate::fault::{Fault as InjectedFault, FaultRule, take_fault};
+use crate::fault::{Fault as InjectedFault, FaultRule, take_faults};
 use crate::lockout::LoginThrottle;
 use crate::power::{PowerModel, Timing};
 use crate::{LeafSpec, SimClock};
@@ -105,6 +105,10 @@ pub struct DeviceConfig {
     pub realm: Option<Realm>,
     /// How long a digest nonce is accepted.
     pub nonce_lifetime: Duration,
+    /// Answer a request whose nonce has only expired with `stale="true"`, as RFC 7616 describes.
+    /// Off by default, as on real AMT, whose every observed challenge says `stale="false"`:
+    /// clients must recover from a 401 on a cached nonce without the hint.
+    pub announce_stale_nonces: bool,
     /// Close each keep-alive connection after this many requests (AMT-like resource limits).
     pub close_after_requests: Option<u32>,
     /// Faults to commit from the start (more can be added through [`crate::SimDevice::inject`]).
@@ -148,6 +152,7 @@ impl DeviceConfig {
             require_client_certificate: false,
             realm: None,
             nonce_lifetime: VerifierConfig::DEFAULT_NONCE_LIFETIME,
+            announce_stale_nonces: false,
             close_after_requests: None,
             faults: Vec::new(),
             clock: SimClock::real(),
@@ -176,6 +181,7 @@ pub(crate) struct DeviceCore {
     server_header: HeaderValue,
     realm: Realm,
     os_power_saving: bool,
+    announce_stale_nonces: bool,
     close_after_requests: Option<u32>,
     pub(crate) counters: Counters,
     pub(crate) clock: SimClock,
@@ -223,6 +229,7 @@ impl DeviceCore {
         }
         verifier_config.nonce_lifetime = config.nonce_lifetime;
         let mut power = PowerModel::new(config.power_state, config.lms);
+        power.amt_major_version = config.amt_version.major();
         power.redirection_session = config.redirection_session;
         power.graceful_noop_without_lms = config.graceful_noop_without_lms;
         power.timing = config.timing;
@@ -240,6 +247,7 @@ impl DeviceCore {
             }),
             realm,
             os_power_saving: config.os_power_saving,
+            announce_stale_nonces: config.announce_stale_nonces,
             close_after_requests: config.close_after_requests,
             counters: Counters::default(),
             clock: config.clock.clone(),
@@ -340,10 +348,18 @@ impl DeviceCore {
             parsed.as_ref().map(|r| &r.call),
             Ok(Ok(Call::RequestPowerStateChange { .. }))
         );
-        let fault = take_fault(&mut lock(&self.faults), is_power_change);
-        if fault.is_some() {
-            Counters::bump(&self.counters.faults);
+        let injected = take_faults(&mut lock(&self.faults), is_power_change);
+        self.counters
+            .faults
+            .fetch_add(injected.fired, std::sync::atomic::Ordering::Relaxed);
+        if !injected.latency.is_zero() {
+            let mut shutdown = shutdown.clone();
+            tokio::select! {
+                () = self.clock.sleep(injected.latency) => {}
+                _ = shutdown.changed() => return Err(DropConnection),
+            }
         }
+        let fault = injected.fault;
         match fault {
             Some(InjectedFault::Stall) => {
                 let mut shutdown = shutdown;
@@ -356,7 +372,6 @@ impl DeviceCore {
             Some(InjectedFault::Http500) => {
                 return Ok(self.response(StatusCode::INTERNAL_SERVER_ERROR, "", Bytes::new()));
             }
-            Some(InjectedFault::Latency(delay)) => tokio::time::sleep(delay).await,
             Some(InjectedFault::SoapFault(fault)) => {
                 let relates_to = parsed.as_ref().ok().and_then(|r| r.message_id.clone());
                 let body =
@@ -427,11 +442,13 @@ impl DeviceCore {
                     Counters::bump(&self.counters.failed_logins);
                     state.throttle.record_failure(now);
                 }
-                Some(
+                Some(if self.announce_stale_nonces {
                     state
                         .verifier
-                        .challenge_after(&rejection, now, &mut random_bytes),
-                )
+                        .challenge_after(&rejection, now, &mut random_bytes)
+                } else {
+                    state.verifier.challenge(now, &mut random_bytes)
+                })
             }
         }
     }
@@ -498,8 +515,9 @@ impl DeviceCore {
     fn answer(&self, request: &wsdevice::Request) -> (StatusCode, Vec<u8>) {
         let relates_to = request.message_id.as_ref();
         let outcome = match &request.call {
-            Ok(call) => self.dispatch(call),
+            Ok(call) => self.dispatch(call, &request.selectors),
             Err(amt_wsman::Error::UnsupportedAction { .. }) => Err(Fault::action_not_supported()),
+            Err(amt_wsman::Error::InvalidSelectors { .. }) => Err(Fault::invalid_selectors()),
             Err(error) => Err(Fault::sender(
                 amt_wsman::QualifiedName::new(amt_wsman::ns::WSMAN, "SchemaValidationError"),
                 format!("The request could not be understood: {error}"),
@@ -522,13 +540,18 @@ impl DeviceCore {
         clippy::result_large_err,
         reason = "a fault is the normal answer here, built once per request and written at once"
     )]
-    fn dispatch(&self, call: &Call) -> Result<WsResponse, Fault> {
+    fn dispatch(&self, call: &Call, selectors: &SelectorSet) -> Result<WsResponse, Fault> {
         let now = self.clock.now();
         match call {
             Call::PowerState => Ok(WsResponse::PowerState(
                 self.power_status(&mut lock(&self.state)),
             )),
-            Call::RequestPowerStateChange { power_state } => {
+            Call::RequestPowerStateChange {
+                power_state,
+                managed_element,
+            } => {
+                check_power_service_selectors(selectors)?;
+                check_managed_element(managed_element.as_ref())?;
                 self.counters.bump_invoke(*power_state);
                 let mut state = lock(&self.state);
                 let value = state.power.request(*power_state, now);
@@ -606,10 +629,12 @@ impl DeviceCore {
                     return Err(Fault::destination_unreachable());
                 };
                 let mut state = lock(&self.state);
+                // A hex counter in AMT's format is always a valid context.
                 let context = EnumerationContext::new(format!(
                     "{:08X}-0000-0000-0000-000000000000",
                     state.next_enumeration
-                ));
+                ))
+                .map_err(|_| Fault::invalid_enumeration_context())?;
                 state.next_enumeration += 1;
                 if state.enumerations.len() >= MAX_ENUMERATIONS {
                     state.enumerations.pop_front();
@@ -686,6 +711,74 @@ impl DeviceCore {
     pub(crate) fn realm(&self) -> &Realm {
         &self.realm
     }
+}
+
+/// The key properties of AMT's power management service and their values: a
+/// `RequestPowerStateChange` may select it by any of them (amtc sends all four, others only
+/// `Name` or none, and AMT takes all of these), but not by a wrong value or another key.
+const POWER_SERVICE_KEYS: [(&str, &str); 4] = [
+    ("CreationClassName", "CIM_PowerManagementService"),
+    ("Name", "Intel(r) AMT Power Management Service"),
+    ("SystemCreationClassName", "CIM_ComputerSystem"),
+    ("SystemName", "Intel(r) AMT"),
+];
+
+#[expect(
+    clippy::result_large_err,
+    reason = "a fault is the normal answer here, built once per request and written at once"
+)]
+fn check_power_service_selectors(selectors: &SelectorSet) -> Result<(), Fault> {
+    for (i, selector) in selectors.iter().enumerate() {
+        let repeated = selectors.iter().take(i).any(|s| s.name == selector.name);
+        match POWER_SERVICE_KEYS
+            .iter()
+            .find(|(key, _)| *key == selector.name)
+        {
+            None => {
+                return Err(
+                    Fault::invalid_selectors().with_detail(fault_detail::UNEXPECTED_SELECTORS)
+                );
+            }
+            Some((_, value)) if repeated || selector.value != *value => {
+                return Err(Fault::invalid_selectors().with_detail(fault_detail::INVALID_VALUE));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// The `ManagedElement` must be the host, `CIM_ComputerSystem` with `Name=ManagedSystem` (and, if
+/// given, `CreationClassName=CIM_ComputerSystem`); its address is not checked, as AMT takes both
+/// the anonymous role and the addressing namespace there. A missing or wrong one is refused
+/// with a `wsman:InvalidParameter` fault: the message names no host this device manages.
+#[expect(
+    clippy::result_large_err,
+    reason = "a fault is the normal answer here, built once per request and written at once"
+)]
+fn check_managed_element(managed_element: Option<&EndpointReference>) -> Result<(), Fault> {
+    let refused = || Fault::invalid_parameter().with_detail(fault_detail::INVALID_VALUE);
+    let host = managed_element.ok_or_else(refused)?;
+    if host.resource_uri.as_deref() != Some(resource::CIM_COMPUTER_SYSTEM) {
+        return Err(refused());
+    }
+    let mut named = false;
+    for (i, selector) in host.selectors.iter().enumerate() {
+        if host
+            .selectors
+            .iter()
+            .take(i)
+            .any(|s| s.name == selector.name)
+        {
+            return Err(refused());
+        }
+        match (selector.name.as_str(), selector.value.as_str()) {
+            ("Name", "ManagedSystem") => named = true,
+            ("CreationClassName", "CIM_ComputerSystem") => {}
+            _ => return Err(refused()),
+        }
+    }
+    if named { Ok(()) } else { Err(refused()) }
 }
 
 /// Classes whose Get takes no selectors.

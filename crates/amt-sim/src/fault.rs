@@ -5,7 +5,9 @@ use std::time::Duration;
 /// Something going wrong on the device's side.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {
-    /// Wait this long before answering (the request is carried out normally).
+    /// Wait this long before answering, on the device's [`SimClock`](crate::SimClock). Latency
+    /// adds to whatever else is injected: the request is then carried out (or the other fault
+    /// committed) as usual.
     Latency(Duration),
     /// Carry the request out, then close the connection without answering.
     DropConnection,
@@ -83,19 +85,42 @@ impl FaultRule {
     }
 }
 
-/// Takes the first rule that applies to a request and uses one of its firings up.
-pub(crate) fn take_fault(rules: &mut Vec<FaultRule>, is_power_change: bool) -> Option<Fault> {
-    let index = rules
-        .iter()
-        .position(|rule| rule.applies_to(is_power_change))?;
-    let fault = rules[index].fault.clone();
-    if let Some(times) = rules[index].times.as_mut() {
-        *times = times.saturating_sub(1);
-        if *times == 0 {
-            rules.remove(index);
+/// What is injected into one request.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Injected {
+    /// The sum of the latency rules that apply.
+    pub(crate) latency: Duration,
+    /// The first other rule that applies.
+    pub(crate) fault: Option<Fault>,
+    /// How many rules fired.
+    pub(crate) fired: u64,
+}
+
+/// Uses one firing of every latency rule that applies to a request, and of the first other
+/// rule that applies: latency adds to any other fault rather than hiding it.
+pub(crate) fn take_faults(rules: &mut Vec<FaultRule>, is_power_change: bool) -> Injected {
+    let mut injected = Injected::default();
+    rules.retain_mut(|rule| {
+        if !rule.applies_to(is_power_change) {
+            return true;
         }
-    }
-    Some(fault)
+        match &rule.fault {
+            Fault::Latency(delay) => {
+                injected.latency = injected.latency.saturating_add(*delay);
+            }
+            _ if injected.fault.is_some() => return true,
+            other => injected.fault = Some(other.clone()),
+        }
+        injected.fired += 1;
+        match rule.times.as_mut() {
+            Some(times) => {
+                *times = times.saturating_sub(1);
+                *times > 0
+            }
+            None => true,
+        }
+    });
+    injected
 }
 
 #[cfg(test)]
@@ -105,15 +130,57 @@ mod tests {
     #[test]
     fn counted_rules_are_used_up_and_targets_respected() {
         let mut rules = vec![FaultRule::on_power_changes(Fault::DropConnection, 1)];
-        assert_eq!(take_fault(&mut rules, false), None);
-        assert_eq!(take_fault(&mut rules, true), Some(Fault::DropConnection));
-        assert_eq!(take_fault(&mut rules, true), None);
+        assert_eq!(take_faults(&mut rules, false).fault, None);
+        assert_eq!(
+            take_faults(&mut rules, true).fault,
+            Some(Fault::DropConnection)
+        );
+        assert_eq!(take_faults(&mut rules, true), Injected::default());
         assert!(rules.is_empty());
 
         let mut rules = vec![FaultRule::always(Fault::Http500)];
         for _ in 0..3 {
-            assert_eq!(take_fault(&mut rules, false), Some(Fault::Http500));
+            assert_eq!(take_faults(&mut rules, false).fault, Some(Fault::Http500));
         }
         assert_eq!(rules.len(), 1);
+    }
+
+    #[test]
+    fn latency_adds_to_the_first_other_fault() {
+        let ms = Duration::from_millis;
+        let mut rules = vec![
+            FaultRule::always(Fault::Latency(ms(30))),
+            FaultRule::on_reads(Fault::Http500, 1),
+            FaultRule::on_reads(Fault::Latency(ms(5)), 2),
+            FaultRule::on_reads(Fault::MalformedXml, 1),
+        ];
+        assert_eq!(
+            take_faults(&mut rules, false),
+            Injected {
+                latency: ms(35),
+                fault: Some(Fault::Http500),
+                fired: 3
+            }
+        );
+        // The malformed-XML rule waited its turn; the counted latency is used up next.
+        assert_eq!(
+            take_faults(&mut rules, false),
+            Injected {
+                latency: ms(35),
+                fault: Some(Fault::MalformedXml),
+                fired: 3
+            }
+        );
+        assert_eq!(
+            take_faults(&mut rules, false),
+            Injected {
+                latency: ms(30),
+                fault: None,
+                fired: 1
+            }
+        );
+        assert_eq!(rules, [FaultRule::always(Fault::Latency(ms(30)))]);
+        // Power changes see only the rules for everything.
+        assert_eq!(take_faults(&mut rules, true).latency, ms(30));
     }
 }

@@ -43,21 +43,28 @@
 //!   `Server: Intel(R) Active Management Technology <version>`.
 //! - **Digest**: realm `Digest:<32 hex>` fixed per device, MD5, `qop="auth"` (`"auth-int, auth"`
 //!   from AMT 14), nonces expire, replays are refused; a 401 has an HTML body and
-//!   `Connection: close`. After 10 consecutive failed logins every login is refused for 5 s,
+//!   `Connection: close`. Every challenge says `stale="false"`, as AMT's do, even for an
+//!   expired nonce (`DeviceConfig::announce_stale_nonces` gives RFC 7616's `stale="true"`). After 10 consecutive failed logins every login is refused for 5 s,
 //!   doubling up to 80 s while failures go on, forgotten after an hour without failures
 //!   ([`lockout`]); time comes from a [`SimClock`], real or manual.
 //! - **WS-Management**: Get of `CIM_AssociatedPowerManagementService`,
 //!   `CIM_PowerManagementCapabilities`, `IPS_PowerManagementService` (AMT 10+) and
 //!   `CIM_SoftwareIdentity` (by `InstanceID`); Enumerate/Pull of `CIM_SoftwareIdentity` and
 //!   `CIM_AssociatedPowerManagementService`; `RequestPowerStateChange`; Identify. Unknown
-//!   resources get `DestinationUnreachable`, unknown methods `ActionNotSupported`, wrong selectors
-//!   `InvalidSelectors`, unknown enumeration contexts `InvalidEnumerationContext`.
+//!   resources get `DestinationUnreachable`, unknown methods and actions `ActionNotSupported`,
+//!   wrong or unreadable selectors `InvalidSelectors`, unknown enumeration contexts
+//!   `InvalidEnumerationContext`, all relating to the request's `MessageID`.
+//!   `RequestPowerStateChange` may select the power service by none, some or all of its four
+//!   keys, with their right values; its `ManagedElement` must name `CIM_ComputerSystem`
+//!   `Name=ManagedSystem` (a missing or other one gets `wsman:InvalidParameter`).
 //! - **Power**: `AvailableRequestedPowerStates` as devices report it (off: `[2]`; on:
-//!   `[10, 8, 5, 11]`, plus `[4, 7, 12, 14]` with LMS); unavailable transitions answer
-//!   `ReturnValue` 2, as do power off and power cycle during a redirection session; accepted
-//!   changes take effect after a delay (2 s, graceful ones 6 s) through transitional states.
-//! - **Faults** ([`FaultRule`]): latency, dropping the connection after a request, stalling,
-//!   HTTP 500, malformed XML, oversized bodies; closing keep-alive connections after N requests.
+//!   `[10, 8, 5, 11]`, plus with LMS 12 from AMT 9 and 4, 7, 14 from AMT 10); unavailable
+//!   transitions answer `ReturnValue` 2, as do power off and power cycle during a redirection
+//!   session; accepted changes take effect after a delay (2 s, graceful ones 6 s) through
+//!   transitional states.
+//! - **Faults** ([`FaultRule`]): latency (on the device's clock, added to any other fault),
+//!   dropping the connection after a request, stalling, HTTP 500, malformed XML, oversized
+//!   bodies, SOAP faults; closing keep-alive connections after N requests.
 //! - **Counters** ([`CounterSnapshot`]): TCP connections, full and resumed TLS handshakes,
 //!   requests, 401s, failed logins, lockout refusals, invokes by `PowerState` value.
 //!

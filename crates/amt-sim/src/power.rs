@@ -30,6 +30,9 @@ impl Default for Timing {
 #[derive(Debug, Clone)]
 pub struct PowerModel {
     state: PowerState,
+    /// The firmware's major version: graceful shutdown (12) is offered from AMT 9, graceful
+    /// restart, sleep and hibernate (14, 4, 7) from AMT 10. Default 16.
+    pub amt_major_version: u32,
     /// The OS agent (Intel LMS) runs, which the graceful operations need.
     pub lms: bool,
     /// A redirection (KVM, SOL, IDE-R) session is open: power off and power cycle are refused.
@@ -44,14 +47,16 @@ pub struct PowerModel {
 
 /// The values a device offers while on, without the OS agent.
 const ON_WITHOUT_LMS: [u16; 4] = [10, 8, 5, 11];
-/// The values a device additionally offers while on with the OS agent running.
-const OS_ASSISTED: [u16; 4] = [4, 7, 12, 14];
+/// The values a device additionally offers while on with the OS agent running, with the AMT
+/// major version each needs.
+const OS_ASSISTED: [(u16, u32); 4] = [(4, 10), (7, 10), (12, 9), (14, 10)];
 
 impl PowerModel {
     /// A platform in `state`, with or without the OS agent.
     pub fn new(state: PowerState, lms: bool) -> Self {
         Self {
             state,
+            amt_major_version: 16,
             lms,
             redirection_session: false,
             graceful_noop_without_lms: false,
@@ -90,8 +95,9 @@ impl PowerModel {
     }
 
     /// `AvailableRequestedPowerStates` at `now`, as AMT reports it: `[2]` when off, asleep or
-    /// hibernating; `[10, 8, 5, 11]` when on, plus `[4, 7, 12, 14]` with the OS agent; nothing while
-    /// a change is in progress or in a transitional state.
+    /// hibernating; `[10, 8, 5, 11]` when on, plus `[4, 7, 12, 14]` with the OS agent as far as
+    /// the firmware has them (12 from AMT 9, the others from AMT 10); nothing while a change is
+    /// in progress or in a transitional state.
     pub fn available(&mut self, now: Duration) -> Vec<u16> {
         if self.is_changing(now) {
             return Vec::new();
@@ -101,7 +107,12 @@ impl PowerModel {
             PowerClass::On => {
                 let mut values = ON_WITHOUT_LMS.to_vec();
                 if self.lms {
-                    values.extend(OS_ASSISTED);
+                    values.extend(
+                        OS_ASSISTED
+                            .iter()
+                            .filter(|(_, since)| self.amt_major_version >= *since)
+                            .map(|(value, _)| value),
+                    );
                 }
                 values
             }
@@ -115,7 +126,7 @@ impl PowerModel {
             return ReturnValue::InvalidParameter;
         }
         let available = self.available(now);
-        let os_assisted = OS_ASSISTED.contains(&value);
+        let os_assisted = OS_ASSISTED.iter().any(|(assisted, _)| *assisted == value);
         if os_assisted
             && !self.lms
             && self.graceful_noop_without_lms
@@ -181,6 +192,26 @@ mod tests {
         assert_eq!(
             PowerModel::new(PowerState::On, true).available(S),
             [10, 8, 5, 11, 4, 7, 12, 14]
+        );
+    }
+
+    #[test]
+    fn graceful_states_follow_the_firmware_version() {
+        let on_with_lms = |major| {
+            let mut model = PowerModel::new(PowerState::On, true);
+            model.amt_major_version = major;
+            model
+        };
+        assert_eq!(on_with_lms(8).available(S), [10, 8, 5, 11]);
+        assert_eq!(on_with_lms(9).available(S), [10, 8, 5, 11, 12]);
+        assert_eq!(on_with_lms(10).available(S), [10, 8, 5, 11, 4, 7, 12, 14]);
+        let mut nine = on_with_lms(9);
+        assert_eq!(nine.request(14, S), ReturnValue::UnknownOrUnspecified);
+        assert_eq!(nine.request(4, S), ReturnValue::UnknownOrUnspecified);
+        assert_eq!(nine.request(12, S), ReturnValue::Completed);
+        assert_eq!(
+            on_with_lms(8).request(12, S),
+            ReturnValue::UnknownOrUnspecified
         );
     }
 

@@ -125,9 +125,14 @@ impl SimDevice {
         self.core.addr
     }
 
-    /// The device's WS-Man endpoint, `https://<addr>/wsman`.
+    /// The device's WS-Man endpoint, `https://<addr>/wsman` (with the loopback address when the
+    /// device listens on the unspecified address).
     pub fn url(&self) -> String {
-        format!("https://{}/wsman", self.core.addr)
+        let addr = SocketAddr::new(
+            crate::ca::reachable_ip(self.core.addr.ip()),
+            self.core.addr.port(),
+        );
+        format!("https://{addr}/wsman")
     }
 
     /// The PEM of the CA that issued the device's certificate chain's root (the one to trust;

@@ -8,7 +8,7 @@ use crate::enumeration::{self, EnumerationContext};
 use crate::message_id::MessageId;
 use crate::ns;
 use crate::resource;
-use crate::selector::SelectorSet;
+use crate::selector::{EndpointReference, SelectorSet};
 use crate::write::{CLIENT, Writer};
 use crate::xml::{Attribute, Element};
 
@@ -22,19 +22,40 @@ pub const OPERATION_TIMEOUT: &str = "PT60S";
 ///
 /// The typed variants are the power-management calls; the generic ones reach any class.
 /// The device side maps a request to a typed variant whenever its shape matches exactly (so a
-/// `Get` of `CIM_AssociatedPowerManagementService` without selectors is [`Call::PowerState`]);
-/// every request [`Call::build_request`] produces parses back to the same value.
+/// `Get` of `CIM_AssociatedPowerManagementService` without selectors is [`Call::PowerState`]).
+///
+/// # Round trip
+///
+/// [`device::parse_request`](crate::device::parse_request) reads what [`Call::build_request`]
+/// writes back as the same call, except where the wire does not keep the difference:
+///
+/// - a generic call shaped like a typed one comes back typed: a `Get` as just described, an
+///   `Invoke` of `CIM_PowerManagementService.RequestPowerStateChange` as
+///   [`Call::RequestPowerStateChange`] (its selectors dropped; an error when its input is not
+///   that method's);
+/// - URIs (resource URI, a `ManagedElement`'s address and resource URI) and enumeration contexts
+///   come back trimmed of XML whitespace, and an empty resource URI as missing (an error);
+/// - an `Invoke` whose method is not an XML name is an unsupported action, and a `Pull` with
+///   `max_elements` 0 an invalid value;
+/// - an `Invoke` input comes back as the writer writes any [`Element`]: names repaired, text
+///   made only of whitespace beside child elements dropped, characters XML cannot carry replaced
+///   with U+FFFD (in selector values too), later attributes with a taken name dropped.
+///
+/// The `message_id` comes back exactly, as [`MessageId::new`] refuses what the wire would change.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Call {
     /// Get `CIM_AssociatedPowerManagementService`: power state and available transitions.
     PowerState,
     /// Invoke `CIM_PowerManagementService.RequestPowerStateChange`, selected by
-    /// `Name=Intel(r) AMT Power Management Service`, for the managed host
-    /// (`CIM_ComputerSystem`, `Name=ManagedSystem`).
+    /// `Name=Intel(r) AMT Power Management Service`. Build it with
+    /// [`Call::request_power_state_change`], which names the managed host.
     RequestPowerStateChange {
         /// The CIM `PowerState` to move to (2 on, 8 off, 10 reset, …).
         power_state: u16,
+        /// The `ManagedElement`: the host to act on, [`EndpointReference::managed_system`];
+        /// `None` leaves it out (for testing devices, which refuse that).
+        managed_element: Option<EndpointReference>,
     },
     /// Get `CIM_SoftwareIdentity` with `InstanceID=AMT`: the firmware version.
     AmtVersion,
@@ -79,6 +100,15 @@ pub enum Call {
 }
 
 impl Call {
+    /// `RequestPowerStateChange(power_state)` for the managed host (`CIM_ComputerSystem`,
+    /// `Name=ManagedSystem`), as every client sends it.
+    pub fn request_power_state_change(power_state: u16) -> Self {
+        Self::RequestPowerStateChange {
+            power_state,
+            managed_element: Some(EndpointReference::managed_system()),
+        }
+    }
+
     /// Enumerate `CIM_SoftwareIdentity` (the start of an enumeration of firmware versions).
     pub fn enumerate_software_identity() -> Self {
         Self::Enumerate {
@@ -170,9 +200,13 @@ impl Call {
 
     fn body(&self) -> Option<Element> {
         match self {
-            Self::RequestPowerStateChange { power_state } => {
-                Some(cim::power_change_input(*power_state))
-            }
+            Self::RequestPowerStateChange {
+                power_state,
+                managed_element,
+            } => Some(cim::power_change_input(
+                *power_state,
+                managed_element.as_ref(),
+            )),
             Self::Identify => Some(Element::new(ns::IDENTITY, "Identify")),
             Self::Enumerate { .. } => Some(enumeration::enumerate_request()),
             Self::Pull {
@@ -233,7 +267,7 @@ mod tests {
     use super::*;
 
     fn text(call: &Call) -> String {
-        String::from_utf8(call.build_request(&MessageId::new("uuid:1"))).unwrap()
+        String::from_utf8(call.build_request(&MessageId::new("uuid:1").unwrap())).unwrap()
     }
 
     #[test]
@@ -257,7 +291,7 @@ mod tests {
 
     #[test]
     fn power_change_request_names_the_service_and_the_host() {
-        let text = text(&Call::RequestPowerStateChange { power_state: 8 });
+        let text = text(&Call::request_power_state_change(8));
         assert!(text.contains(r#"<wsman:SelectorSet><wsman:Selector Name="Name">Intel(r) AMT Power Management Service</wsman:Selector></wsman:SelectorSet>"#));
         assert!(text.contains(
             r#"<p:RequestPowerStateChange_INPUT><p:PowerState>8</p:PowerState><p:ManagedElement>"#
@@ -293,7 +327,7 @@ mod tests {
             Call::enumerate_software_identity().resource_uri(),
             Some(resource::CIM_SOFTWARE_IDENTITY)
         );
-        let pull = Call::pull_software_identity(EnumerationContext::new("c"));
+        let pull = Call::pull_software_identity(EnumerationContext::new("c").unwrap());
         assert!(text(&pull).contains("<wsen:Pull><wsen:EnumerationContext>c</wsen:EnumerationContext><wsen:MaxElements>999</wsen:MaxElements></wsen:Pull>"));
         assert_eq!(
             Call::AmtVersion.selectors().value("InstanceID"),

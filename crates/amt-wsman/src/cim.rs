@@ -9,7 +9,7 @@ use std::str::FromStr;
 use crate::error::{Error, quoted};
 use crate::ns;
 use crate::resource;
-use crate::selector::{SelectorSet, reference};
+use crate::selector::{EndpointReference, SelectorSet};
 use crate::xml::{Element, trim_xml};
 
 const U16: &str = "an unsigned 16-bit integer";
@@ -44,22 +44,18 @@ impl PowerStatus {
             element = element.with_child(number_element(ns, "RequestedPowerState", &requested));
         }
         element
-            .with_child(reference(
-                ns,
-                "ServiceProvided",
-                resource::CIM_POWER_MANAGEMENT_SERVICE,
-                &SelectorSet::new()
-                    .with("CreationClassName", "CIM_PowerManagementService")
-                    .with("Name", POWER_MANAGEMENT_SERVICE_NAME)
-                    .with("SystemCreationClassName", "CIM_ComputerSystem")
-                    .with("SystemName", "Intel(r) AMT"),
-            ))
-            .with_child(reference(
-                ns,
-                "UserOfService",
-                resource::CIM_COMPUTER_SYSTEM,
-                &managed_system_selectors(),
-            ))
+            .with_child(
+                EndpointReference::new(
+                    resource::CIM_POWER_MANAGEMENT_SERVICE,
+                    SelectorSet::new()
+                        .with("CreationClassName", "CIM_PowerManagementService")
+                        .with("Name", POWER_MANAGEMENT_SERVICE_NAME)
+                        .with("SystemCreationClassName", "CIM_ComputerSystem")
+                        .with("SystemName", "Intel(r) AMT"),
+                )
+                .to_element(ns, "ServiceProvided"),
+            )
+            .with_child(EndpointReference::managed_system().to_element(ns, "UserOfService"))
     }
 
     /// Reads the instance element.
@@ -267,31 +263,37 @@ impl Identity {
 /// `Name` of AMT's power management service, the header selector `RequestPowerStateChange` uses.
 pub(crate) const POWER_MANAGEMENT_SERVICE_NAME: &str = "Intel(r) AMT Power Management Service";
 
-/// Selectors of the managed host (`CIM_ComputerSystem`, `Name=ManagedSystem`).
-pub(crate) fn managed_system_selectors() -> SelectorSet {
-    SelectorSet::new()
-        .with("CreationClassName", "CIM_ComputerSystem")
-        .with("Name", "ManagedSystem")
-}
-
-/// `RequestPowerStateChange_INPUT` with `PowerState` and the `ManagedElement` reference.
-pub(crate) fn power_change_input(power_state: u16) -> Element {
+/// `RequestPowerStateChange_INPUT` with `PowerState` and, when given, the `ManagedElement`
+/// reference.
+pub(crate) fn power_change_input(
+    power_state: u16,
+    managed_element: Option<&EndpointReference>,
+) -> Element {
     let ns = resource::CIM_POWER_MANAGEMENT_SERVICE;
-    Element::new(ns, "RequestPowerStateChange_INPUT")
-        .with_child(number_element(ns, "PowerState", &power_state))
-        .with_child(reference(
-            ns,
-            "ManagedElement",
-            resource::CIM_COMPUTER_SYSTEM,
-            &managed_system_selectors(),
-        ))
+    let input = Element::new(ns, "RequestPowerStateChange_INPUT").with_child(number_element(
+        ns,
+        "PowerState",
+        &power_state,
+    ));
+    match managed_element {
+        Some(reference) => input.with_child(reference.to_element(ns, "ManagedElement")),
+        None => input,
+    }
 }
 
-/// The `PowerState` of a `RequestPowerStateChange_INPUT`.
-pub(crate) fn power_change_input_state(input: &Element) -> Result<u16, Error> {
+/// The `PowerState` and the `ManagedElement` (when present) of a
+/// `RequestPowerStateChange_INPUT`.
+pub(crate) fn read_power_change_input(
+    input: &Element,
+) -> Result<(u16, Option<EndpointReference>), Error> {
     let ns = resource::CIM_POWER_MANAGEMENT_SERVICE;
     expect_element(input, ns, "RequestPowerStateChange_INPUT")?;
-    required_number(input, ns, "PowerState", U16)
+    let power_state = required_number(input, ns, "PowerState", U16)?;
+    let managed_element = input
+        .optional_child(ns, "ManagedElement")?
+        .map(EndpointReference::from_element)
+        .transpose()?;
+    Ok((power_state, managed_element))
 }
 
 /// `RequestPowerStateChange_OUTPUT` with `ReturnValue`.
@@ -548,7 +550,15 @@ mod tests {
 
     #[test]
     fn power_change_elements_round_trip() {
-        assert_eq!(power_change_input_state(&power_change_input(12)), Ok(12));
+        let host = EndpointReference::managed_system();
+        assert_eq!(
+            read_power_change_input(&power_change_input(12, Some(&host))),
+            Ok((12, Some(host)))
+        );
+        assert_eq!(
+            read_power_change_input(&power_change_input(8, None)),
+            Ok((8, None))
+        );
         assert_eq!(
             power_change_return_value(&power_change_output(4099)),
             Ok(4099)

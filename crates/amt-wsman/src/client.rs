@@ -263,7 +263,7 @@ mod tests {
     fn relates_to_must_name_the_request() {
         let body = envelope("<a:RelatesTo> uuid:2 </a:RelatesTo>", "");
         assert_eq!(
-            parse_enumerate(&body, &MessageId::new("uuid:1"), Limits::default()),
+            parse_enumerate(&body, &MessageId::new("uuid:1").unwrap(), Limits::default()),
             Err(Error::RelatesToMismatch {
                 expected: "uuid:1".into(),
                 found: "uuid:2".into()
@@ -274,7 +274,7 @@ mod tests {
             "",
         );
         assert!(matches!(
-            parse_enumerate(&twice, &MessageId::new("1"), Limits::default()),
+            parse_enumerate(&twice, &MessageId::new("1").unwrap(), Limits::default()),
             Err(Error::DuplicateElement { .. })
         ));
     }
@@ -283,7 +283,7 @@ mod tests {
     fn an_empty_body_is_a_missing_reply() {
         let body = envelope("<a:RelatesTo>1</a:RelatesTo>", "");
         assert_eq!(
-            parse_power_state(&body, &MessageId::new("1"), Limits::default()),
+            parse_power_state(&body, &MessageId::new("1").unwrap(), Limits::default()),
             Err(Error::MissingElement {
                 parent: "Body".into(),
                 element: "reply".into()
@@ -300,11 +300,11 @@ mod tests {
         };
         let body = crate::device::build_response(
             &Response::AmtVersion(flash),
-            Some(&MessageId::new("1")),
+            Some(&MessageId::new("1").unwrap()),
             &MessageId::amt(1),
         );
         assert!(matches!(
-            parse_amt_version(&body, &MessageId::new("1"), Limits::default()),
+            parse_amt_version(&body, &MessageId::new("1").unwrap(), Limits::default()),
             Err(Error::InvalidValue { .. })
         ));
     }
@@ -317,9 +317,22 @@ mod tests {
             &MessageId::amt(1),
         );
         assert!(matches!(
-            parse_get(&body, &MessageId::new("1"), "urn:wanted", Limits::default()),
+            parse_get(
+                &body,
+                &MessageId::new("1").unwrap(),
+                "urn:wanted",
+                Limits::default()
+            ),
             Err(Error::UnexpectedElement { .. })
         ));
-        assert!(parse_get(&body, &MessageId::new("1"), "urn:other", Limits::default()).is_ok());
+        assert!(
+            parse_get(
+                &body,
+                &MessageId::new("1").unwrap(),
+                "urn:other",
+                Limits::default()
+            )
+            .is_ok()
+        );
     }
 }

@@ -8,7 +8,7 @@
 //! use amt_wsman::{device, Call, Fault, Limits, MessageId};
 //!
 //! let body = Call::Get { resource_uri: "urn:nowhere".into(), selectors: Default::default() }
-//!     .build_request(&MessageId::new("uuid:7"));
+//!     .build_request(&MessageId::new("uuid:7")?);
 //! let request = device::parse_request(&body, Limits::default())?;
 //! // This device has no such class: answer as AMT does, relating the fault to the request.
 //! assert!(matches!(request.call, Ok(Call::Get { .. })));
@@ -46,34 +46,49 @@ pub struct Request {
     pub resource_uri: Option<String>,
     /// `wsa:MessageID` (trimmed), when present; a reply's `RelatesTo` must repeat it.
     pub message_id: Option<MessageId>,
-    /// The header `wsman:SelectorSet` (empty when absent).
+    /// The header `wsman:SelectorSet` (empty when absent or unreadable).
     pub selectors: SelectorSet,
     /// What the request asks for, or why it cannot be understood: for example
-    /// [`Error::UnsupportedAction`] (answer with [`Fault::action_not_supported`]), a missing
+    /// [`Error::UnsupportedAction`] (answer with [`Fault::action_not_supported`]),
+    /// [`Error::InvalidSelectors`] (answer with [`Fault::invalid_selectors`]), a missing
     /// `ResourceURI`, or a `RequestPowerStateChange` without a numeric `PowerState`.
     pub call: Result<Call, Error>,
 }
 
 /// Reads a request body.
 ///
-/// Fails only when the envelope itself cannot be read (not XML, not SOAP 1.2, a header that
-/// appears twice, a selector without a name); problems with the call are in [`Request::call`].
+/// Fails only when the envelope itself cannot be read (not XML, not SOAP 1.2, an `Action`,
+/// `ResourceURI` or `MessageID` header that appears twice); problems with the call, selectors
+/// included, are in [`Request::call`], so that a fault can still relate to the `MessageID`.
 pub fn parse_request(body: &[u8], limits: Limits) -> Result<Request, Error> {
     let root = envelope::parse(body, limits)?;
     let (header, body) = envelope::parts(&root)?;
     let action = envelope::header_uri(header, ns::ADDRESSING, "Action")?;
     let resource_uri = envelope::header_uri(header, ns::WSMAN, "ResourceURI")?;
     let message_id = envelope::header_uri(header, ns::ADDRESSING, "MessageID")?;
-    let selectors = match header.map(|h| h.optional_child(ns::WSMAN, "SelectorSet")) {
-        Some(set) => set?.map(SelectorSet::from_element).transpose()?,
-        None => None,
-    }
-    .unwrap_or_default();
-    let call = interpret(action, resource_uri, &selectors, body);
+    let selectors = match header {
+        Some(header) => header
+            .optional_child(ns::WSMAN, "SelectorSet")
+            .and_then(|set| set.map(SelectorSet::from_element).transpose()),
+        None => Ok(None),
+    };
+    let (selectors, call) = match selectors {
+        Ok(selectors) => {
+            let selectors = selectors.unwrap_or_default();
+            let call = interpret(action, resource_uri, &selectors, body);
+            (selectors, call)
+        }
+        Err(error) => (
+            SelectorSet::new(),
+            Err(Error::InvalidSelectors {
+                reason: error.to_string(),
+            }),
+        ),
+    };
     Ok(Request {
         action: action.map(str::to_owned),
         resource_uri: resource_uri.map(str::to_owned),
-        message_id: message_id.map(MessageId::new),
+        message_id: message_id.map(MessageId::from_wire),
         selectors,
         call,
     })
@@ -195,8 +210,10 @@ fn interpret(
             if resource_uri == resource::CIM_POWER_MANAGEMENT_SERVICE
                 && method == "RequestPowerStateChange"
             {
+                let (power_state, managed_element) = cim::read_power_change_input(input)?;
                 return Ok(Call::RequestPowerStateChange {
-                    power_state: cim::power_change_input_state(input)?,
+                    power_state,
+                    managed_element,
                 });
             }
             Ok(Call::Invoke {
@@ -255,7 +272,7 @@ mod tests {
             "",
         )
         .unwrap();
-        assert_eq!(req.message_id, Some(MessageId::new("9")));
+        assert_eq!(req.message_id, Some(MessageId::new("9").unwrap()));
         assert!(matches!(req.call, Err(Error::UnsupportedAction { .. })));
     }
 
@@ -314,12 +331,78 @@ mod tests {
             ),
             Err(Error::DuplicateElement { .. })
         ));
+    }
+
+    #[test]
+    fn unreadable_selectors_keep_the_message_id() {
+        let header = |selectors: &str| {
+            format!(
+                "<a:Action>{}</a:Action><w:ResourceURI>{}</w:ResourceURI><a:MessageID>9</a:MessageID>{selectors}",
+                action::GET,
+                resource::CIM_SOFTWARE_IDENTITY
+            )
+        };
+        for selectors in [
+            "<w:SelectorSet><w:Selector>x</w:Selector></w:SelectorSet>",
+            r#"<w:SelectorSet><w:Selector Name="n"><a:EndpointReference/></w:Selector></w:SelectorSet>"#,
+            "<w:SelectorSet/><w:SelectorSet/>",
+        ] {
+            let req = request(&header(selectors), "").unwrap();
+            assert_eq!(
+                req.message_id,
+                Some(MessageId::new("9").unwrap()),
+                "{selectors}"
+            );
+            assert!(req.selectors.is_empty());
+            assert!(
+                matches!(req.call, Err(Error::InvalidSelectors { .. })),
+                "{selectors}: {:?}",
+                req.call
+            );
+        }
+    }
+
+    #[test]
+    fn power_change_exposes_its_managed_element() {
+        let header = format!(
+            "<a:Action>{}</a:Action><w:ResourceURI>{}</w:ResourceURI>",
+            action::REQUEST_POWER_STATE_CHANGE,
+            resource::CIM_POWER_MANAGEMENT_SERVICE
+        );
+        let body = format!(
+            r#"<p:RequestPowerStateChange_INPUT xmlns:p="{}"><p:PowerState>2</p:PowerState><p:ManagedElement><a:Address>urn:elsewhere</a:Address><a:ReferenceParameters><w:ResourceURI> urn:other </w:ResourceURI><w:SelectorSet><w:Selector Name="Name">Other</w:Selector></w:SelectorSet></a:ReferenceParameters></p:ManagedElement></p:RequestPowerStateChange_INPUT>"#,
+            resource::CIM_POWER_MANAGEMENT_SERVICE
+        );
+        let Ok(Call::RequestPowerStateChange {
+            power_state: 2,
+            managed_element: Some(reference),
+        }) = request(&header, &body).unwrap().call
+        else {
+            panic!("expected a power change with a managed element");
+        };
+        assert_eq!(reference.address, "urn:elsewhere");
+        assert_eq!(reference.resource_uri.as_deref(), Some("urn:other"));
+        assert_eq!(
+            reference.selectors,
+            SelectorSet::new().with("Name", "Other")
+        );
+
+        let without = body.replace(
+            &body[body.find("<p:ManagedElement>").unwrap()
+                ..body.find("</p:RequestPowerStateChange_INPUT>").unwrap()],
+            "",
+        );
+        assert_eq!(
+            request(&header, &without).unwrap().call,
+            Ok(Call::RequestPowerStateChange {
+                power_state: 2,
+                managed_element: None
+            })
+        );
+        let addressless = body.replace("<a:Address>urn:elsewhere</a:Address>", "");
         assert!(matches!(
-            request(
-                "<w:SelectorSet><w:Selector>x</w:Selector></w:SelectorSet>",
-                ""
-            ),
-            Err(Error::MissingAttribute { .. })
+            request(&header, &addressless).unwrap().call,
+            Err(Error::MissingElement { .. })
         ));
     }
 
@@ -333,7 +416,7 @@ mod tests {
                 dash_version: None,
                 security_profiles: vec![],
             }),
-            Some(&MessageId::new("x")),
+            Some(&MessageId::new("x").unwrap()),
             &MessageId::amt(1),
         );
         let text = String::from_utf8(reply).unwrap();

@@ -4,6 +4,7 @@ use std::fmt;
 
 use crate::cim::{expect_element, number};
 use crate::error::{Error, quoted};
+use crate::message_id::check_token;
 use crate::ns;
 use crate::xml::{Element, trim_xml};
 
@@ -16,8 +17,18 @@ pub struct EnumerationContext(String);
 
 impl EnumerationContext {
     /// A context with this text.
-    pub fn new(context: impl Into<String>) -> Self {
-        Self(context.into())
+    ///
+    /// Refused with [`Error::InvalidValue`] when the text is empty, starts or ends with XML
+    /// whitespace, or holds a character XML cannot carry, as the wire would not keep it.
+    pub fn new(context: impl Into<String>) -> Result<Self, Error> {
+        let context = context.into();
+        check_token("EnumerationContext", &context)?;
+        Ok(Self(context))
+    }
+
+    /// A context read from the wire, already trimmed and not empty.
+    pub(crate) fn from_wire(context: &str) -> Self {
+        Self(context.to_owned())
     }
 
     /// The context's text.
@@ -87,14 +98,27 @@ pub(crate) fn pull_request(context: &EnumerationContext, max_elements: u32) -> E
         )
 }
 
-/// Reads `wsen:Pull`: context and `MaxElements` (1 when absent, as WS-Enumeration says).
+/// Reads `wsen:Pull`: context and `MaxElements` (1 when absent, as WS-Enumeration says; 0 is
+/// refused, as WS-Enumeration's schema makes it a positive integer).
 pub(crate) fn read_pull_request(pull: &Element) -> Result<(EnumerationContext, u32), Error> {
     expect_element(pull, ns::ENUMERATION, "Pull")?;
     let context = EnumerationContext::from_element(
         pull.required_child(ns::ENUMERATION, "EnumerationContext")?,
     )?;
     let max_elements = match pull.optional_child(ns::ENUMERATION, "MaxElements")? {
-        Some(max) => number(max, "an unsigned 32-bit integer")?,
+        Some(max) => {
+            const POSITIVE: &str = "a positive 32-bit integer";
+            match number(max, POSITIVE)? {
+                0 => {
+                    return Err(Error::InvalidValue {
+                        element: "MaxElements".to_owned(),
+                        value: quoted(max.text()),
+                        expected: POSITIVE,
+                    });
+                }
+                n => n,
+            }
+        }
         None => 1,
     };
     Ok((context, max_elements))
@@ -163,9 +187,7 @@ mod tests {
     fn pull_pages_round_trip() {
         let page = PullResponse {
             items: vec![Element::new("urn:c", "C").with_text("1")],
-            context: Some(EnumerationContext::new(
-                "E2020000-0000-0000-0000-000000000000",
-            )),
+            context: Some(EnumerationContext::new("E2020000-0000-0000-0000-000000000000").unwrap()),
             end_of_sequence: false,
         };
         assert_eq!(read_pull_response(&pull_response(&page)), Ok(page));
@@ -191,26 +213,34 @@ mod tests {
         let ctx = Element::new(ns::ENUMERATION, "EnumerationContext").with_text("\n x \n");
         assert_eq!(
             EnumerationContext::from_element(&ctx),
-            Ok(EnumerationContext::new("x"))
+            Ok(EnumerationContext::new("x").unwrap())
         );
         let empty = Element::new(ns::ENUMERATION, "EnumerationContext").with_text("  ");
         assert!(EnumerationContext::from_element(&empty).is_err());
-        assert_eq!(EnumerationContext::new("c").to_string(), "c");
+        for bad in ["", " x", "x\n", "\u{0}"] {
+            assert!(EnumerationContext::new(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(EnumerationContext::new("c").unwrap().to_string(), "c");
     }
 
     #[test]
     fn pull_requests_default_max_elements_to_one() {
         let pull = Element::new(ns::ENUMERATION, "Pull")
-            .with_child(EnumerationContext::new("c").to_element());
+            .with_child(EnumerationContext::new("c").unwrap().to_element());
         assert_eq!(
             read_pull_request(&pull),
-            Ok((EnumerationContext::new("c"), 1))
+            Ok((EnumerationContext::new("c").unwrap(), 1))
         );
-        let pull = pull_request(&EnumerationContext::new("c"), 999);
+        let pull = pull_request(&EnumerationContext::new("c").unwrap(), 999);
         assert_eq!(
             read_pull_request(&pull),
-            Ok((EnumerationContext::new("c"), 999))
+            Ok((EnumerationContext::new("c").unwrap(), 999))
         );
+        let none = pull_request(&EnumerationContext::new("c").unwrap(), 0);
+        assert!(matches!(
+            read_pull_request(&none),
+            Err(Error::InvalidValue { .. })
+        ));
     }
 
     #[test]

@@ -134,6 +134,14 @@ pub enum Error {
     /// The device answered with a SOAP fault.
     #[error("the device returned a SOAP fault: {0}")]
     Fault(Box<Fault>),
+    /// Device side: the request's `SelectorSet` cannot be read (it is repeated, or a selector
+    /// has no `Name` or an endpoint reference for a value); answer with an `InvalidSelectors`
+    /// fault.
+    #[error("the request's selectors cannot be read: {reason}")]
+    InvalidSelectors {
+        /// Why (wire text in it is cut after 128 characters).
+        reason: String,
+    },
     /// Device side: the request's `Action` is not one this crate understands.
     #[error("unsupported WS-Management action {action:?}")]
     UnsupportedAction {

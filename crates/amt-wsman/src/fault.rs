@@ -153,6 +153,15 @@ impl Fault {
         )
     }
 
+    /// `wsman:InvalidParameter`: an operation parameter (a method input such as
+    /// `RequestPowerStateChange`'s `ManagedElement`) was not valid.
+    pub fn invalid_parameter() -> Self {
+        Self::sender(
+            QualifiedName::new(ns::WSMAN, "InvalidParameter"),
+            "An operation parameter was not valid.",
+        )
+    }
+
     /// `wsman:AccessDenied`: the account's realms do not cover the resource.
     pub fn access_denied() -> Self {
         Self::sender(
@@ -310,6 +319,7 @@ mod tests {
     #[test]
     fn picks_the_action_by_subcode_namespace() {
         assert_eq!(Fault::access_denied().action(), action::WSMAN_FAULT);
+        assert_eq!(Fault::invalid_parameter().action(), action::WSMAN_FAULT);
         assert_eq!(
             Fault::destination_unreachable().action(),
             action::ADDRESSING_FAULT

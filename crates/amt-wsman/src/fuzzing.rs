@@ -1,8 +1,8 @@
 //! Entry points for fuzzers (and for tests replaying their corpora).
 //!
-//! Both functions take arbitrary bytes, are deterministic, and return nothing: any input is
-//! fine. They check round-trip properties with `assert!`, so they panic only when the crate
-//! itself is wrong — which is what a fuzzer is looking for.
+//! The functions take arbitrary bytes and are deterministic: any input is fine. They check
+//! round-trip properties with `assert!`, so they panic only when the crate itself is wrong —
+//! which is what a fuzzer is looking for.
 
 use crate::call::Call;
 use crate::cim::{Identity, PowerCapabilities, PowerStatus, SoftwareIdentity};
@@ -16,7 +16,7 @@ use crate::ns;
 use crate::resource;
 use crate::response::Response;
 use crate::selector::SelectorSet;
-use crate::xml::{Element, Limits, MAX_SUPPORTED_DEPTH};
+use crate::xml::{Element, Limits, MAX_SUPPORTED_DEPTH, XMLNS_NAMESPACE};
 
 /// The `MessageID` the response fuzzer pretends to have sent; seed corpora should relate to it.
 pub const FUZZ_MESSAGE_ID: &str = "uuid:00000000-0000-4000-8000-000000000000";
@@ -30,15 +30,24 @@ const RELAXED: Limits = Limits {
 };
 
 /// Runs every client-side reply parser over `data`, as the reply to a request whose
-/// `MessageID` is [`FUZZ_MESSAGE_ID`].
-///
-/// Whatever a parser accepts (a reply or a fault) is rendered again by the device side and
-/// must parse back to the same value.
+/// `MessageID` is [`FUZZ_MESSAGE_ID`]: [`response_to`] that identifier.
 pub fn response(data: &[u8]) {
-    let request_id = MessageId::new(FUZZ_MESSAGE_ID);
+    response_to(data, &MessageId::from_wire(FUZZ_MESSAGE_ID));
+}
+
+/// Runs every client-side reply parser over `data`, as the reply to a request whose
+/// `MessageID` is `request_id`, and returns how many of them read it (as a reply or as a
+/// fault).
+///
+/// Whatever a parser reads is rendered again by the device side and must parse back to the
+/// same value, so the count says how many round trips were checked: a reply that relates to
+/// another request, or is not well-formed, checks none.
+pub fn response_to(data: &[u8], request_id: &MessageId) -> usize {
+    let request_id = request_id.clone();
+    let mut read = 0;
     let calls = [
         Call::PowerState,
-        Call::RequestPowerStateChange { power_state: 2 },
+        Call::request_power_state_change(2),
         Call::AmtVersion,
         Call::PowerCapabilities,
         Call::OsPowerState,
@@ -48,7 +57,7 @@ pub fn response(data: &[u8]) {
             selectors: SelectorSet::new().with("InstanceID", "Flash"),
         },
         Call::enumerate_software_identity(),
-        Call::pull_software_identity(EnumerationContext::new("fuzz")),
+        Call::pull_software_identity(EnumerationContext::from_wire("fuzz")),
         Call::Invoke {
             resource_uri: resource::CIM_POWER_MANAGEMENT_SERVICE.to_owned(),
             method: "RequestStateChange".to_owned(),
@@ -62,6 +71,7 @@ pub fn response(data: &[u8]) {
     for call in &calls {
         match client::parse_response(call, data, &request_id, Limits::default()) {
             Ok(response) => {
+                read += 1;
                 let again =
                     device::build_response(&response, Some(&request_id), &MessageId::amt(1));
                 assert_eq!(
@@ -71,6 +81,7 @@ pub fn response(data: &[u8]) {
                 );
             }
             Err(Error::Fault(fault)) => {
+                read += 1;
                 let again = device::build_fault(&fault, Some(&request_id), &MessageId::amt(1));
                 assert_eq!(
                     client::parse_response(call, &again, &request_id, RELAXED),
@@ -82,6 +93,7 @@ pub fn response(data: &[u8]) {
         }
     }
     let _ = client::parse_pull_software_identity(data, &request_id, Limits::default());
+    read
 }
 
 /// Runs the device-side request parser over `data`.
@@ -95,7 +107,7 @@ pub fn request(data: &[u8]) {
     let request_id = request
         .message_id
         .clone()
-        .unwrap_or_else(|| MessageId::new(FUZZ_MESSAGE_ID));
+        .unwrap_or_else(|| MessageId::from_wire(FUZZ_MESSAGE_ID));
     let reply_id = MessageId::amt(1);
     match &request.call {
         Ok(call) => {
@@ -107,8 +119,9 @@ pub fn request(data: &[u8]) {
                 "a call must survive being rewritten"
             );
 
-            if call.resource_uri() == Some("http://www.w3.org/2000/xmlns/") {
-                // No element can be in the xmlns namespace, so there is no reply to write.
+            if call.resource_uri() == Some(XMLNS_NAMESPACE) {
+                // No element can be in the xmlns namespace: the writer puts the instance in no
+                // namespace, so the reply cannot read back as one of this class.
                 return;
             }
             let response = sample_response(call);
@@ -163,7 +176,7 @@ fn sample_response(call: &Call) -> Response {
         ),
         Call::Enumerate { resource_uri } => Response::Enumerate {
             resource_uri: resource_uri.clone(),
-            context: EnumerationContext::new("E2020000-0000-0000-0000-000000000000"),
+            context: EnumerationContext::from_wire("E2020000-0000-0000-0000-000000000000"),
         },
         Call::Pull { resource_uri, .. } => Response::Pull {
             resource_uri: resource_uri.clone(),
@@ -215,30 +228,37 @@ mod tests {
     fn replays_our_own_requests() {
         for call in [
             Call::PowerState,
-            Call::RequestPowerStateChange { power_state: 8 },
+            Call::request_power_state_change(8),
             Call::AmtVersion,
             Call::PowerCapabilities,
             Call::OsPowerState,
             Call::Identify,
             Call::enumerate_software_identity(),
-            Call::pull_software_identity(EnumerationContext::new("c")),
+            Call::pull_software_identity(EnumerationContext::new("c").unwrap()),
         ] {
-            request(&call.build_request(&MessageId::new("uuid:1")));
+            request(&call.build_request(&MessageId::new("uuid:1").unwrap()));
         }
     }
 
     #[test]
     fn replays_our_own_replies() {
-        let request_id = MessageId::new(FUZZ_MESSAGE_ID);
-        response(&device::build_fault(
+        let request_id = MessageId::new(FUZZ_MESSAGE_ID).unwrap();
+        let fault = device::build_fault(
             &Fault::access_denied(),
             Some(&request_id),
             &MessageId::amt(3),
-        ));
-        response(&device::build_response(
+        );
+        // Every parser reads a fault.
+        assert_eq!(response_to(&fault, &request_id), 10);
+        let reply = device::build_response(
             &sample_response(&Call::PowerState),
             Some(&request_id),
             &MessageId::amt(3),
-        ));
+        );
+        assert_eq!(response_to(&reply, &request_id), 1);
+        assert_eq!(
+            response_to(&reply, &MessageId::new("uuid:other").unwrap()),
+            0
+        );
     }
 }

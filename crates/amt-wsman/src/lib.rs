@@ -6,8 +6,10 @@
 //!   ([`PowerStatus`], a `ReturnValue`, [`SoftwareIdentity`], …) or an [`Error`], a SOAP fault
 //!   being the distinct [`Error::Fault`].
 //! - **Device side** (for the simulator): [`device::parse_request`] recovers the action, resource
-//!   URI, selectors, `MessageID` and the [`Call`] from request bytes; [`device::build_response`]
-//!   and [`device::build_fault`] write replies the way AMT does.
+//!   URI, selectors, `MessageID` and the [`Call`] (with a power change's `ManagedElement`) from
+//!   request bytes, and keeps the `MessageID` even when the call or its selectors cannot be
+//!   understood; [`device::build_response`] and [`device::build_fault`] write replies the way
+//!   AMT does.
 //!
 //! Everything is a function of its arguments: no clock, no randomness, no sockets. Values stay
 //! raw CIM numbers; their meaning (power states, return values) lives in `amt-power`.
@@ -56,8 +58,9 @@
 //! between firmware versions and between replies and faults). Input is hostile until proven
 //! otherwise: a `DOCTYPE` is refused, only the five predefined and numeric character references
 //! are resolved, the body must be UTF-8, and [`Limits`] caps size, depth and element count. A
-//! document may declare at most 64 distinct namespaces. Required elements that are missing or
-//! repeated, and numbers that do not parse, are errors; unknown elements are ignored.
+//! document may declare at most 64 distinct namespaces besides the well-known ones of [`ns`] and
+//! [`resource`]. Required elements that are missing or repeated, and numbers that do not parse,
+//! are errors; unknown elements are ignored.
 //!
 //! Text is trimmed where the schema type collapses whitespace (numbers, booleans, URIs such as
 //! `MessageID`, enumeration contexts, QNames) and kept exact elsewhere (`InstanceID`,
@@ -69,7 +72,11 @@
 //! - Only text selector values are supported (no endpoint references inside selectors).
 //! - Of nested fault subcodes only the first level is kept.
 //! - When writing, characters XML 1.0 cannot carry (most C0 controls, U+FFFE, U+FFFF) are
-//!   replaced with U+FFFD, and element names that are not XML names are repaired with `_`.
+//!   replaced with U+FFFD, and names that are not XML names are repaired with `_`, so that the
+//!   output is always well-formed. For the same reason names in a namespace that cannot be
+//!   declared (the `xmlns` namespace, or one beyond the 64th that is not well known) are
+//!   written without a namespace, and of two attributes that end up with one name only the
+//!   first is written. Nothing this crate reads is affected.
 
 mod call;
 mod cim;
@@ -97,5 +104,5 @@ pub use error::Error;
 pub use fault::{Fault, FaultCode, QualifiedName, fault_detail};
 pub use message_id::MessageId;
 pub use response::Response;
-pub use selector::{Selector, SelectorSet};
+pub use selector::{EndpointReference, Selector, SelectorSet};
 pub use xml::{Attribute, Element, Limits};

@@ -2,11 +2,14 @@
 
 use std::fmt;
 
+use crate::error::{Error, quoted};
+use crate::xml::{is_xml_char, trim_xml};
+
 /// A WS-Addressing `MessageID`: the request's identity, echoed by the reply's `RelatesTo`.
 ///
 /// The caller supplies it, so building a message is deterministic: the client typically makes a
 /// random UUID with [`MessageId::uuid_v4`], the simulated device counts with [`MessageId::amt`].
-/// Identifiers compare as exact strings; they should not start or end with whitespace.
+/// Identifiers compare as exact strings.
 ///
 /// ```
 /// use amt_wsman::MessageId;
@@ -16,14 +19,28 @@ use std::fmt;
 ///     MessageId::uuid_v4([0xff; 16]).as_str(),
 ///     "uuid:ffffffff-ffff-4fff-bfff-ffffffffffff"
 /// );
+/// assert!(MessageId::new("uuid:1").is_ok());
+/// assert!(MessageId::new(" uuid:1").is_err());
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct MessageId(String);
 
 impl MessageId {
     /// An identifier with this exact text.
-    pub fn new(id: impl Into<String>) -> Self {
-        Self(id.into())
+    ///
+    /// Refused with [`Error::InvalidValue`] when the text is empty, starts or ends with XML
+    /// whitespace, or holds a character XML cannot carry: the wire trims `MessageID` and
+    /// `RelatesTo` (and reads an empty one as absent), so such an identifier would never match
+    /// its reply.
+    pub fn new(id: impl Into<String>) -> Result<Self, Error> {
+        let id = id.into();
+        check_token("MessageID", &id)?;
+        Ok(Self(id))
+    }
+
+    /// An identifier read from the wire, already trimmed and not empty.
+    pub(crate) fn from_wire(id: &str) -> Self {
+        Self(id.to_owned())
     }
 
     /// A version-4 UUID URN (`uuid:xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx`) made from 16 random
@@ -65,15 +82,33 @@ impl fmt::Display for MessageId {
     }
 }
 
-impl From<&str> for MessageId {
-    fn from(id: &str) -> Self {
+impl TryFrom<&str> for MessageId {
+    type Error = Error;
+
+    fn try_from(id: &str) -> Result<Self, Error> {
         Self::new(id)
     }
 }
 
-impl From<String> for MessageId {
-    fn from(id: String) -> Self {
+impl TryFrom<String> for MessageId {
+    type Error = Error;
+
+    fn try_from(id: String) -> Result<Self, Error> {
         Self::new(id)
+    }
+}
+
+/// Checks that `text`, the content of `element`, survives the wire as it is: not empty, no XML
+/// whitespace at either end, only characters XML can carry.
+pub(crate) fn check_token(element: &'static str, text: &str) -> Result<(), Error> {
+    if !text.is_empty() && trim_xml(text).len() == text.len() && text.chars().all(is_xml_char) {
+        Ok(())
+    } else {
+        Err(Error::InvalidValue {
+            element: element.to_owned(),
+            value: quoted(text),
+            expected: "a non-empty token without surrounding whitespace",
+        })
     }
 }
 
@@ -109,7 +144,20 @@ mod tests {
 
     #[test]
     fn displays_its_text() {
-        assert_eq!(MessageId::from("7").to_string(), "7");
-        assert_eq!(MessageId::from(String::from("x")), MessageId::new("x"));
+        assert_eq!(MessageId::try_from("7").unwrap().to_string(), "7");
+        assert_eq!(MessageId::try_from(String::from("x")), MessageId::new("x"));
+    }
+
+    #[test]
+    fn refuses_what_the_wire_would_change() {
+        for bad in ["", " ", " uuid:1", "uuid:1\n", "\tx", "a\u{1}b"] {
+            assert!(
+                matches!(MessageId::new(bad), Err(Error::InvalidValue { .. })),
+                "{bad:?}"
+            );
+        }
+        for good in ["7", "uuid:a b", "x\u{A0}"] {
+            assert_eq!(MessageId::new(good).map(|id| id.0), Ok(good.to_owned()));
+        }
     }
 }

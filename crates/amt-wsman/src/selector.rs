@@ -2,7 +2,7 @@
 
 use crate::error::Error;
 use crate::ns;
-use crate::xml::{Attribute, Element};
+use crate::xml::{Attribute, Element, trim_xml};
 
 /// One `wsman:Selector`: a key property name and its value (exact, not trimmed).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -137,21 +137,96 @@ impl<N: Into<String>, V: Into<String>> FromIterator<(N, V)> for SelectorSet {
     }
 }
 
-/// An endpoint reference element (`wsa:Address` + `wsa:ReferenceParameters` with a resource URI
-/// and selectors) named `name` in `namespace`, addressed to the anonymous role as AMT does.
-pub(crate) fn reference(
-    namespace: &'static str,
-    name: &'static str,
-    resource_uri: &str,
-    selectors: &SelectorSet,
-) -> Element {
-    Element::new(namespace, name)
-        .with_child(Element::new(ns::ADDRESSING, "Address").with_text(ns::ANONYMOUS))
-        .with_child(
-            Element::new(ns::ADDRESSING, "ReferenceParameters")
-                .with_child(Element::new(ns::WSMAN, "ResourceURI").with_text(resource_uri))
-                .with_child(selectors.to_element()),
+/// A WS-Addressing endpoint reference as WS-Management uses it to name an instance: an address,
+/// and the reference parameters `ResourceURI` and `SelectorSet`.
+///
+/// `RequestPowerStateChange` names the host it acts on with one (its `ManagedElement`):
+///
+/// ```
+/// use amt_wsman::{EndpointReference, resource};
+///
+/// let host = EndpointReference::managed_system();
+/// assert_eq!(host.resource_uri.as_deref(), Some(resource::CIM_COMPUTER_SYSTEM));
+/// assert_eq!(host.selectors.value("Name"), Some("ManagedSystem"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct EndpointReference {
+    /// `wsa:Address`, read trimmed. AMT's own references hold the anonymous role
+    /// ([`ns::ANONYMOUS`]); Intel's libraries send the addressing namespace URI instead.
+    pub address: String,
+    /// The reference parameter `wsman:ResourceURI`, read trimmed, when present.
+    pub resource_uri: Option<String>,
+    /// The reference parameter `wsman:SelectorSet` (empty when absent).
+    pub selectors: SelectorSet,
+}
+
+impl EndpointReference {
+    /// A reference to the instance of `resource_uri` that `selectors` name, addressed to the
+    /// anonymous role as AMT does.
+    pub fn new(resource_uri: impl Into<String>, selectors: SelectorSet) -> Self {
+        Self {
+            address: ns::ANONYMOUS.to_owned(),
+            resource_uri: Some(resource_uri.into()),
+            selectors,
+        }
+    }
+
+    /// The managed host: `CIM_ComputerSystem` with `CreationClassName=CIM_ComputerSystem` and
+    /// `Name=ManagedSystem`, the `ManagedElement` every `RequestPowerStateChange` names.
+    pub fn managed_system() -> Self {
+        Self::new(
+            crate::resource::CIM_COMPUTER_SYSTEM,
+            SelectorSet::new()
+                .with("CreationClassName", "CIM_ComputerSystem")
+                .with("Name", "ManagedSystem"),
         )
+    }
+
+    /// The reference as the element `name` in `namespace`. `ReferenceParameters` is left out
+    /// when there is neither a resource URI nor a selector.
+    pub(crate) fn to_element(&self, namespace: &'static str, name: &'static str) -> Element {
+        let mut element = Element::new(namespace, name)
+            .with_child(Element::new(ns::ADDRESSING, "Address").with_text(self.address.clone()));
+        if self.resource_uri.is_some() || !self.selectors.is_empty() {
+            let mut parameters = Element::new(ns::ADDRESSING, "ReferenceParameters");
+            if let Some(resource_uri) = &self.resource_uri {
+                parameters = parameters.with_child(
+                    Element::new(ns::WSMAN, "ResourceURI").with_text(resource_uri.clone()),
+                );
+            }
+            if !self.selectors.is_empty() {
+                parameters = parameters.with_child(self.selectors.to_element());
+            }
+            element = element.with_child(parameters);
+        }
+        element
+    }
+
+    /// Reads a reference element: `wsa:Address` is required, the reference parameters are not;
+    /// other children are ignored.
+    pub(crate) fn from_element(element: &Element) -> Result<Self, Error> {
+        let address = trim_xml(element.required_child(ns::ADDRESSING, "Address")?.text());
+        let (resource_uri, selectors) =
+            match element.optional_child(ns::ADDRESSING, "ReferenceParameters")? {
+                Some(parameters) => (
+                    parameters
+                        .optional_child(ns::WSMAN, "ResourceURI")?
+                        .map(|uri| trim_xml(uri.text()).to_owned()),
+                    parameters
+                        .optional_child(ns::WSMAN, "SelectorSet")?
+                        .map(SelectorSet::from_element)
+                        .transpose()?
+                        .unwrap_or_default(),
+                ),
+                None => (None, SelectorSet::new()),
+            };
+        Ok(Self {
+            address: address.to_owned(),
+            resource_uri,
+            selectors,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -198,6 +273,32 @@ mod tests {
         assert!(matches!(
             SelectorSet::from_element(&epr),
             Err(Error::UnexpectedElement { .. })
+        ));
+    }
+
+    #[test]
+    fn endpoint_references_round_trip_through_their_element() {
+        let mut bare = EndpointReference::managed_system();
+        bare.resource_uri = None;
+        bare.selectors = SelectorSet::new();
+        for reference in [
+            EndpointReference::managed_system(),
+            EndpointReference::new("urn:x", SelectorSet::new()),
+            bare,
+        ] {
+            let element = reference.to_element("urn:p", "Ref");
+            assert_eq!(EndpointReference::from_element(&element), Ok(reference));
+        }
+        let element = Element::new("urn:p", "Ref")
+            .with_child(Element::new(ns::ADDRESSING, "Address").with_text("\n urn:a \n"));
+        assert_eq!(
+            EndpointReference::from_element(&element).map(|r| r.address),
+            Ok("urn:a".to_owned())
+        );
+        let without_address = Element::new("urn:p", "Ref");
+        assert!(matches!(
+            EndpointReference::from_element(&without_address),
+            Err(Error::MissingElement { .. })
         ));
     }
 

@@ -4,9 +4,25 @@
 //! namespaces the layout does not know get generated prefixes in order of first appearance.
 //! Text and attribute values are escaped so that reading them back gives the same string, and
 //! characters XML 1.0 cannot carry at all are replaced with U+FFFD.
+//!
+//! The output is well-formed and namespace-well-formed whatever tree it is given, and reads back
+//! within this crate's own reader's bounds:
+//!
+//! - names that are not NCNames are repaired with `_`, and an unqualified attribute called
+//!   `xmlns` is written `_xmlns`;
+//! - names in a namespace that cannot be declared — the `xmlns` namespace, which no name may be
+//!   in, or a namespace beyond the first [`MAX_NAMESPACES`] that are not well known — are
+//!   written without a namespace;
+//! - of attributes that end up with one written name, only the first is written.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
 
 use crate::ns;
-use crate::xml::{Element, is_ncname, is_xml_char};
+use crate::xml::{
+    Attribute, Element, MAX_NAMESPACES, XMLNS_NAMESPACE, is_name_char, is_name_start_char,
+    is_ncname, is_xml_char, well_known,
+};
 
 /// How a document's namespaces are prefixed and how empty elements are written.
 #[derive(Debug)]
@@ -89,8 +105,11 @@ pub(crate) const AMT_IDENTIFY: Layout = Layout {
 #[derive(Debug)]
 pub(crate) struct Writer {
     layout: &'static Layout,
-    /// `(namespace, prefix)` of generated and preferred bindings, in order of first use.
+    /// `(namespace, prefix)` of generated and preferred bindings, in order of first use; the
+    /// namespace as [`written_uri`] gives it.
     bound: Vec<(String, String)>,
+    /// How many entries of `bound` are not well-known namespaces.
+    others: usize,
 }
 
 impl Writer {
@@ -98,29 +117,38 @@ impl Writer {
         Self {
             layout,
             bound: Vec::new(),
+            others: 0,
         }
     }
 
-    /// The prefix `namespace` is written with, binding one if needed. The empty namespace has
-    /// no prefix; the XML namespace is always `xml`.
+    /// The prefix `namespace` is written with, binding one if needed. The empty namespace, and
+    /// one that cannot be declared, have none; the XML namespace is always `xml`.
     pub(crate) fn prefix(&mut self, namespace: &str) -> String {
         self.bind(namespace);
-        self.bound_prefix(namespace).to_owned()
+        self.bound_prefix(namespace).unwrap_or_default().to_owned()
     }
 
-    /// Binds a prefix to `namespace` unless it has one already.
+    fn fixed(&self) -> impl Iterator<Item = &(&'static str, &'static str)> + Clone {
+        self.layout.leading.iter().chain(self.layout.trailing)
+    }
+
+    /// Binds a prefix to `namespace` unless it has one already or cannot have one.
     fn bind(&mut self, namespace: &str) {
-        if namespace.is_empty() || namespace == ns::XML {
+        let uri = written_uri(namespace);
+        if uri.is_empty() || uri == ns::XML || uri == XMLNS_NAMESPACE {
             return;
         }
-        let fixed = self.layout.leading.iter().chain(self.layout.trailing);
-        if fixed.clone().any(|(_, uri)| *uri == namespace)
-            || self.bound.iter().any(|(uri, _)| uri == namespace)
+        if self.fixed().any(|(_, fixed)| *fixed == uri)
+            || self.bound.iter().any(|(bound, _)| *bound == uri)
         {
             return;
         }
+        let is_well_known = well_known(&uri).is_some();
+        if !is_well_known && self.others >= MAX_NAMESPACES {
+            return;
+        }
         let taken = |candidate: &str| {
-            fixed.clone().any(|(p, _)| *p == candidate)
+            self.fixed().any(|(p, _)| *p == candidate)
                 || self.bound.iter().any(|(_, p)| p == candidate)
                 || self.layout.preferred.iter().any(|(p, _)| *p == candidate)
         };
@@ -128,7 +156,7 @@ impl Writer {
             .layout
             .preferred
             .iter()
-            .find(|(_, uri)| *uri == namespace)
+            .find(|(_, known)| *known == uri)
         {
             Some((prefix, _)) => (*prefix).to_owned(),
             None => match self.layout.generated.iter().find(|p| !taken(p)) {
@@ -139,7 +167,10 @@ impl Writer {
                     .unwrap_or_default(),
             },
         };
-        self.bound.push((namespace.to_owned(), prefix));
+        if !is_well_known {
+            self.others += 1;
+        }
+        self.bound.push((uri.into_owned(), prefix));
     }
 
     fn bind_tree(&mut self, element: &Element) {
@@ -176,17 +207,7 @@ impl Writer {
                 out.push('"');
             }
         }
-        for attribute in element.attributes() {
-            out.push(' ');
-            if attribute.namespace.is_empty() && attribute.name == "xmlns" {
-                // Written as is it would be a namespace declaration, not an attribute.
-                out.push('_');
-            }
-            self.write_qualified(out, &attribute.namespace, &attribute.name);
-            out.push_str("=\"");
-            escape_into(out, &attribute.value, true);
-            out.push('"');
-        }
+        self.write_attributes(out, element.attributes());
         if element.text().is_empty() && element.children().is_empty() && !self.layout.empty_as_pair
         {
             out.push_str("/>");
@@ -202,57 +223,100 @@ impl Writer {
         out.push('>');
     }
 
+    /// Writes the attributes, skipping any whose written name an earlier one already has: two
+    /// attributes with one expanded name are not well-formed.
+    fn write_attributes(&self, out: &mut String, attributes: &[Attribute]) {
+        let mut written: HashSet<(&str, Cow<'_, str>)> = HashSet::new();
+        for attribute in attributes {
+            let prefix = self.bound_prefix(&attribute.namespace).unwrap_or_default();
+            let mut name = repaired_name(&attribute.name);
+            if prefix.is_empty() && name == "xmlns" {
+                // Written as is it would be a namespace declaration, not an attribute.
+                name = Cow::Borrowed("_xmlns");
+            }
+            if attributes.len() > 1 && !written.insert((prefix, name.clone())) {
+                continue;
+            }
+            out.push(' ');
+            if !prefix.is_empty() {
+                out.push_str(prefix);
+                out.push(':');
+            }
+            out.push_str(&name);
+            out.push_str("=\"");
+            escape_into(out, &attribute.value, true);
+            out.push('"');
+        }
+    }
+
     fn write_qualified(&self, out: &mut String, namespace: &str, name: &str) {
-        let prefix = self.bound_prefix(namespace);
+        let prefix = self.bound_prefix(namespace).unwrap_or_default();
         if !prefix.is_empty() {
             out.push_str(prefix);
             out.push(':');
         }
-        push_name(out, name);
+        out.push_str(&repaired_name(name));
     }
 
-    /// The prefix bound by [`Self::bind_tree`]; every namespace in the tree has one.
-    fn bound_prefix(&self, namespace: &str) -> &str {
+    /// The prefix bound by [`Self::bind_tree`]: `Some("")` for the empty namespace, `None` for a
+    /// namespace that could not be declared (its names are written without a namespace).
+    fn bound_prefix(&self, namespace: &str) -> Option<&str> {
         if namespace.is_empty() {
-            return "";
+            return Some("");
         }
-        if namespace == ns::XML {
-            return "xml";
+        let uri = written_uri(namespace);
+        if uri == ns::XML {
+            return Some("xml");
         }
-        self.layout
-            .leading
-            .iter()
-            .chain(self.layout.trailing)
-            .find(|(_, uri)| *uri == namespace)
+        self.fixed()
+            .find(|(_, fixed)| *fixed == uri)
             .map(|(p, _)| *p)
             .or_else(|| {
                 self.bound
                     .iter()
-                    .find(|(uri, _)| uri == namespace)
+                    .find(|(bound, _)| *bound == uri)
                     .map(|(_, p)| p.as_str())
             })
-            .unwrap_or_default()
     }
 }
 
-/// Writes `name`, replacing what an NCName cannot hold with `_`.
-fn push_name(out: &mut String, name: &str) {
+/// `namespace` as it reads back once written: characters XML cannot carry become U+FFFD, so
+/// two URIs differing only there are one namespace on the wire.
+fn written_uri(namespace: &str) -> Cow<'_, str> {
+    // Printable ASCII, what URIs are made of, needs no character-by-character look.
+    if namespace.bytes().all(|b| (0x20..0x7F).contains(&b)) || namespace.chars().all(is_xml_char) {
+        Cow::Borrowed(namespace)
+    } else {
+        Cow::Owned(
+            namespace
+                .chars()
+                .map(|c| if is_xml_char(c) { c } else { '\u{FFFD}' })
+                .collect(),
+        )
+    }
+}
+
+/// `name`, with what an NCName cannot hold replaced with `_`.
+fn repaired_name(name: &str) -> Cow<'_, str> {
     if is_ncname(name) {
-        out.push_str(name);
-        return;
+        return Cow::Borrowed(name);
     }
     if name.is_empty() {
-        out.push('_');
-        return;
+        return Cow::Borrowed("_");
     }
-    for (i, c) in name.chars().enumerate() {
-        let mut probe = String::new();
-        if i > 0 {
-            probe.push('a');
-        }
-        probe.push(c);
-        out.push(if is_ncname(&probe) { c } else { '_' });
-    }
+    Cow::Owned(
+        name.chars()
+            .enumerate()
+            .map(|(i, c)| {
+                let fits = if i == 0 {
+                    is_name_start_char(c)
+                } else {
+                    is_name_char(c)
+                };
+                if fits { c } else { '_' }
+            })
+            .collect(),
+    )
 }
 
 /// Escapes `text` for element content or (with `attribute`) a double-quoted attribute value,
@@ -288,8 +352,10 @@ pub(crate) fn escape_into(out: &mut String, text: &str, attribute: bool) {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
-    use crate::xml::{Attribute, Limits, parse};
+    use crate::xml::{Limits, parse};
 
     fn render(layout: &'static Layout, root: &Element) -> String {
         String::from_utf8(Writer::new(layout).finish(root)).unwrap()
@@ -365,6 +431,147 @@ mod tests {
     fn an_attribute_named_xmlns_is_not_written_as_a_declaration() {
         let root = Element::new("", "r").with_attribute(Attribute::new("", "xmlns", "urn:x"));
         assert!(render(&CLIENT, &root).ends_with(r#" _xmlns="urn:x"/>"#));
+    }
+
+    #[test]
+    fn later_attributes_with_a_taken_written_name_are_skipped() {
+        let root = Element::new("", "r")
+            .with_attribute(Attribute::new("urn:a", "x", "1"))
+            .with_attribute(Attribute::new("urn:a", "x", "2"))
+            .with_attribute(Attribute::new("", "a b", "3"))
+            .with_attribute(Attribute::new("", "a_b", "4"))
+            .with_attribute(Attribute::new("", "xmlns", "5"))
+            .with_attribute(Attribute::new("", "_xmlns", "6"))
+            // Two URIs that differ only where XML cannot carry a character are one namespace.
+            .with_attribute(Attribute::new("urn:\u{1}", "y", "7"))
+            .with_attribute(Attribute::new("urn:\u{2}", "y", "8"));
+        let back = parse(render(&CLIENT, &root).as_bytes(), Limits::default()).unwrap();
+        let values: Vec<&str> = back.attributes().iter().map(|a| a.value.as_str()).collect();
+        assert_eq!(values, ["1", "3", "5", "7"]);
+        assert_eq!(back.attribute("urn:\u{FFFD}", "y"), Some("7"));
+    }
+
+    #[test]
+    fn names_in_the_xmlns_namespace_are_written_without_one() {
+        let root = Element::new(XMLNS_NAMESPACE, "r")
+            .with_attribute(Attribute::new(XMLNS_NAMESPACE, "p", "urn:x"))
+            .with_attribute(Attribute::new("", "p", "second"))
+            .with_child(Element::new(XMLNS_NAMESPACE, "c"));
+        let text = render(&AMT, &root);
+        assert!(!text.contains(XMLNS_NAMESPACE), "{text}");
+        let back = parse(text.as_bytes(), Limits::default()).unwrap();
+        assert!(back.is("", "r"));
+        assert_eq!(back.attributes(), [Attribute::new("", "p", "urn:x")]);
+        assert!(back.children()[0].is("", "c"));
+    }
+
+    #[test]
+    fn namespaces_beyond_the_cap_are_written_without_one() {
+        let mut root = Element::new(ns::SOAP, "r");
+        for i in 0..MAX_NAMESPACES + 100 {
+            root = root.with_child(
+                Element::new(format!("urn:{i}"), "c").with_attribute(Attribute::new(
+                    format!("urn:a{i}"),
+                    "a",
+                    "v",
+                )),
+            );
+        }
+        for layout in [&CLIENT, &AMT, &AMT_FAULT, &AMT_IDENTIFY] {
+            let back = parse(render(layout, &root).as_bytes(), Limits::default()).unwrap();
+            // Element and attribute namespaces alternate in order of first appearance.
+            let kept = back
+                .children()
+                .iter()
+                .filter(|c| !c.namespace().is_empty())
+                .count();
+            assert_eq!(kept, MAX_NAMESPACES / 2);
+            assert_eq!(back.children()[0].namespace(), "urn:0");
+            assert_eq!(back.children()[0].attribute("urn:a0", "a"), Some("v"));
+            let last = back.children().last().unwrap();
+            assert!(last.is("", "c"));
+            assert_eq!(last.attribute("", "a"), Some("v"));
+        }
+    }
+
+    #[test]
+    fn repairs_name_starts_by_the_start_rule() {
+        assert_eq!(repaired_name("\u{300}a"), "_a");
+        assert_eq!(repaired_name("a\u{300}"), "a\u{300}");
+        assert_eq!(repaired_name("-1.x"), "_1.x");
+        assert_eq!(repaired_name("a:b"), "a_b");
+    }
+
+    /// Any string, control characters and markup included.
+    fn any_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "\\PC{0,6}",
+            any::<String>().prop_map(|s| s.chars().take(8).collect()),
+            Just(String::new()),
+            Just("xmlns".to_owned()),
+            Just("xml:lang".to_owned()),
+        ]
+    }
+
+    fn any_namespace() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just(String::new()),
+            Just(XMLNS_NAMESPACE.to_owned()),
+            Just(ns::XML.to_owned()),
+            Just(ns::SOAP.to_owned()),
+            Just(ns::XSI.to_owned()),
+            (0..200u32).prop_map(|i| format!("urn:{i}")),
+            any_text(),
+        ]
+    }
+
+    fn any_attribute() -> impl Strategy<Value = Attribute> {
+        (any_namespace(), any_text(), any_text())
+            .prop_map(|(namespace, name, value)| Attribute::new(namespace, name, value))
+    }
+
+    fn any_tree() -> impl Strategy<Value = Element> {
+        let leaf = (
+            any_namespace(),
+            any_text(),
+            prop::collection::vec(any_attribute(), 0..6),
+            any_text(),
+        )
+            .prop_map(|(namespace, name, attributes, text)| {
+                attributes
+                    .into_iter()
+                    .fold(Element::new(namespace, name), Element::with_attribute)
+                    .with_text(text)
+            });
+        leaf.prop_recursive(4, 96, 24, |inner| {
+            (inner.clone(), prop::collection::vec(inner, 0..24))
+                .prop_map(|(parent, children)| parent.with_children(children))
+        })
+    }
+
+    /// Reads back whatever the writer could produce (its bodies may exceed the default size).
+    const READ_BACK: Limits = Limits {
+        max_body_bytes: usize::MAX,
+        max_depth: 32,
+        max_elements: usize::MAX,
+    };
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// Whatever the tree, every layout writes a document that reads back; and what reads back
+        /// is a tree the writer renders faithfully.
+        #[test]
+        fn any_tree_is_written_well_formed(tree in any_tree()) {
+            for layout in [&CLIENT, &AMT, &AMT_FAULT, &AMT_IDENTIFY] {
+                let text = render(layout, &tree);
+                let back = parse(text.as_bytes(), READ_BACK);
+                prop_assert!(back.is_ok(), "{:?} for {}", back, text);
+                let back = back.unwrap_or_default();
+                let again = parse(render(layout, &back).as_bytes(), READ_BACK);
+                prop_assert_eq!(again.as_ref(), Ok(&back));
+            }
+        }
     }
 
     #[test]

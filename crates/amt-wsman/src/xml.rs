@@ -295,8 +295,8 @@ pub(crate) fn resolve_qname_text<'a>(
     }
 }
 
-/// Whether `name` is an XML NCName (a name without a colon). Non-ASCII letters are accepted
-/// broadly; the ASCII rules are exact.
+/// Whether `name` is an XML NCName (a name without a colon), by the `NameStartChar` and
+/// `NameChar` productions of XML 1.0 (fifth edition).
 pub(crate) fn is_ncname(name: &str) -> bool {
     if let Some((&first, rest)) = name.as_bytes().split_first()
         && (first.is_ascii_alphabetic() || first == b'_')
@@ -307,19 +307,31 @@ pub(crate) fn is_ncname(name: &str) -> bool {
         return true;
     }
     let mut chars = name.chars();
-    let Some(first) = chars.next() else {
-        return false;
-    };
-    let start_ok = first.is_ascii_alphabetic() || first == '_' || is_name_char_non_ascii(first);
-    start_ok
-        && chars.all(|c| {
-            c.is_ascii_alphanumeric()
-                || matches!(c, '_' | '-' | '.')
-                || c == '\u{B7}'
-                || is_name_char_non_ascii(c)
-        })
+    chars.next().is_some_and(is_name_start_char) && chars.all(is_name_char)
 }
 
+/// Whether `c` may start an NCName.
+pub(crate) fn is_name_start_char(c: char) -> bool {
+    c.is_ascii_alphabetic() || c == '_' || is_name_start_non_ascii(c)
+}
+
+/// Whether `c` may follow the start of an NCName.
+pub(crate) fn is_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric()
+        || matches!(c, '_' | '-' | '.' | '\u{B7}')
+        || is_name_char_non_ascii(c)
+}
+
+/// `NameStartChar` above U+007F (XML 1.0 fifth edition, production 4).
+fn is_name_start_non_ascii(c: char) -> bool {
+    matches!(c, '\u{C0}'..='\u{D6}' | '\u{D8}'..='\u{F6}' | '\u{F8}'..='\u{2FF}'
+        | '\u{370}'..='\u{37D}' | '\u{37F}'..='\u{1FFF}' | '\u{200C}'..='\u{200D}'
+        | '\u{2070}'..='\u{218F}' | '\u{2C00}'..='\u{2FEF}' | '\u{3001}'..='\u{D7FF}'
+        | '\u{F900}'..='\u{FDCF}' | '\u{FDF0}'..='\u{FFFD}' | '\u{10000}'..='\u{EFFFF}')
+}
+
+/// `NameChar` above U+007F other than U+00B7 (production 4a): the start characters plus the
+/// combining marks U+0300 to U+036F and the connectors U+203F, U+2040.
 fn is_name_char_non_ascii(c: char) -> bool {
     matches!(c, '\u{C0}'..='\u{D6}' | '\u{D8}'..='\u{F6}' | '\u{F8}'..='\u{2FF}'
         | '\u{300}'..='\u{37D}' | '\u{37F}'..='\u{1FFF}' | '\u{200C}'..='\u{200D}'
@@ -347,16 +359,17 @@ pub(crate) fn trim_xml(text: &str) -> &str {
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
-/// Most distinct namespace URIs one document may declare. AMT uses about a dozen; the cap keeps
-/// prefix resolution cheap and lets every document we read be written back with all its
-/// namespaces declared on the root.
+/// Most distinct namespace URIs one document may declare besides the well-known ones (see
+/// [`well_known`]). AMT uses about a dozen; the cap keeps prefix resolution cheap and lets every
+/// document we read be written back with all its namespaces declared on the root, within the
+/// 128 bindings quick-xml's reader allows in scope.
 pub(crate) const MAX_NAMESPACES: usize = 64;
 
 /// Deepest nesting ever accepted, whatever [`Limits::max_depth`] says: tree operations recurse.
 pub(crate) const MAX_SUPPORTED_DEPTH: usize = 256;
 
 /// The namespace of `xmlns` attributes, which no element or ordinary attribute may be in.
-const XMLNS_NAMESPACE: &str = "http://www.w3.org/2000/xmlns/";
+pub(crate) const XMLNS_NAMESPACE: &str = "http://www.w3.org/2000/xmlns/";
 
 /// Parses `body` into its root element under `limits`.
 pub(crate) fn parse(body: &[u8], limits: Limits) -> Result<Element, Error> {
@@ -374,6 +387,7 @@ pub(crate) fn parse(body: &[u8], limits: Limits) -> Result<Element, Error> {
 }
 
 struct TreeBuilder<'i> {
+    input: &'i str,
     reader: NsReader<&'i [u8]>,
     limits: Limits,
     open: Vec<Element>,
@@ -386,6 +400,7 @@ struct TreeBuilder<'i> {
 impl<'i> TreeBuilder<'i> {
     fn new(text: &'i str, limits: Limits) -> Self {
         Self {
+            input: text,
             reader: NsReader::from_str(text),
             limits,
             open: Vec::new(),
@@ -508,7 +523,12 @@ impl<'i> TreeBuilder<'i> {
             };
             match declared {
                 Some(prefix) => {
-                    if !self.namespaces.iter().any(|known| *known == value) {
+                    // The well-known namespaces are free: whatever we read, the writer may add
+                    // its layout's fixed set, all of which are well known, and still stay
+                    // within what we read back.
+                    if well_known(&value).is_none()
+                        && !self.namespaces.iter().any(|known| *known == value)
+                    {
                         if self.namespaces.len() >= MAX_NAMESPACES {
                             return Err(self.malformed(&format!(
                                 "more than {MAX_NAMESPACES} namespaces declared"
@@ -560,6 +580,26 @@ impl<'i> TreeBuilder<'i> {
         }
     }
 
+    /// The input from byte `position` on, if that is a character boundary within it.
+    fn rest_from(&self, position: u64) -> Option<&'i str> {
+        self.input.get(usize::try_from(position).ok()?..)
+    }
+
+    /// Whether the input ends inside the reference the reader stopped at (its `&`, then name
+    /// or number characters only).
+    fn ends_inside_reference(&self) -> bool {
+        self.rest_from(self.reader.error_position())
+            .and_then(|rest| rest.strip_prefix('&'))
+            .is_some_and(is_reference_prefix)
+    }
+
+    fn malformed_at_error(&self, reason: &str) -> Error {
+        Error::Malformed {
+            position: self.reader.error_position(),
+            reason: reason.to_owned(),
+        }
+    }
+
     fn malformed(&self, reason: &str) -> Error {
         Error::Malformed {
             position: self.reader.buffer_position(),
@@ -575,6 +615,23 @@ impl<'i> TreeBuilder<'i> {
         };
         match error {
             XmlError::Syntax(SyntaxError::UnclosedDoctype) => Error::Doctype,
+            // `<!` followed by anything but a comment, CDATA or DOCTYPE (`<!ENTITY` outside a
+            // DTD, say) is malformed; only a cut inside one of those three is a truncation.
+            XmlError::Syntax(SyntaxError::InvalidBangMarkup)
+                if !self
+                    .rest_from(self.reader.error_position())
+                    .is_some_and(is_bang_prefix) =>
+            {
+                self.malformed_at_error(
+                    "markup starting with <! is not a comment, CDATA or DOCTYPE",
+                )
+            }
+            // A reference without its `;`: a truncation only when the input ends inside it.
+            XmlError::IllFormed(IllFormedError::UnclosedReference)
+                if !self.ends_inside_reference() =>
+            {
+                self.malformed_at_error("'&' does not start a reference ending in ';'")
+            }
             XmlError::Syntax(
                 SyntaxError::InvalidBangMarkup
                 | SyntaxError::UnclosedPI
@@ -616,16 +673,21 @@ fn namespace_of(resolved: ResolveResult<'_>) -> Result<Cow<'static, str>, Error>
     }
 }
 
-/// The static copy of a namespace this crate knows, if `namespace` is one.
-fn well_known(namespace: &str) -> Option<&'static str> {
-    const KNOWN: [&str; 15] = [
+/// The static copy of a namespace this crate knows, if `namespace` is one. Every namespace a
+/// writer layout declares unasked is one of these.
+pub(crate) fn well_known(namespace: &str) -> Option<&'static str> {
+    const KNOWN: [&str; 19] = [
         ns::SOAP,
         ns::ADDRESSING,
         ns::WSMAN,
         ns::ENUMERATION,
         ns::TRANSFER,
+        ns::EVENTING,
         ns::IDENTITY,
         ns::DASH,
+        ns::CIM_BINDING,
+        ns::TRUST,
+        ns::WSSE,
         ns::XSI,
         ns::XML,
         resource::CIM_ASSOCIATED_POWER_MANAGEMENT_SERVICE,
@@ -655,6 +717,29 @@ fn normalized_namespace(raw: &str) -> Result<String, Error> {
             position: 0,
             reason: quoted(&format!("bad reference in a namespace declaration: {e}")),
         }),
+    }
+}
+
+/// Whether `rest` (from a `<!` on) is a proper beginning of a comment, a CDATA section or a
+/// DOCTYPE, which more input could complete.
+fn is_bang_prefix(rest: &str) -> bool {
+    ["<!--", "<![CDATA[", "<!DOCTYPE"].iter().any(|markup| {
+        rest.len() < markup.len()
+            && markup
+                .get(..rest.len())
+                .is_some_and(|start| start.eq_ignore_ascii_case(rest))
+    })
+}
+
+/// Whether `after` (what follows a `&` up to the end of the input) could still become a
+/// reference: a name, `#` and decimal digits, or `#x` and hex digits, not yet closed by `;`.
+fn is_reference_prefix(after: &str) -> bool {
+    match after.strip_prefix('#') {
+        Some(number) => match number.strip_prefix('x') {
+            Some(hex) => hex.bytes().all(|b| b.is_ascii_hexdigit()),
+            None => number.bytes().all(|b| b.is_ascii_digit()),
+        },
+        None => after.is_empty() || is_ncname(after),
     }
 }
 
@@ -823,6 +908,32 @@ d"/>"#,
     }
 
     #[test]
+    fn bang_markup_and_bare_ampersands_are_malformed_unless_cut_short() {
+        for bad in [
+            "<a><!ENTITY x 'y'></a>",
+            "<a><!E",
+            "<a>& b</a>",
+            "<a>x &amp b</a>",
+            "<a>& b &amp",
+        ] {
+            assert!(
+                matches!(parse_str(bad), Err(Error::Malformed { .. })),
+                "{bad}: {:?}",
+                parse_str(bad)
+            );
+        }
+        for cut in [
+            "<a><!", "<a><!-", "<a><![CD", "<a>&", "<a>&am", "<a>&#x3", "<a>&#1",
+        ] {
+            assert_eq!(
+                parse_str(cut),
+                Err(Error::Truncated { inside: "a".into() }),
+                "{cut}"
+            );
+        }
+    }
+
+    #[test]
     fn refuses_structural_errors() {
         for bad in [
             "<a></b>",
@@ -845,6 +956,29 @@ d"/>"#,
             .collect();
         assert!(matches!(
             parse_str(&format!("<r>{many}</r>")),
+            Err(Error::Malformed { .. })
+        ));
+        // The well-known namespaces come on top of the cap.
+        let known: String = [
+            ns::SOAP,
+            ns::ADDRESSING,
+            ns::WSMAN,
+            ns::TRUST,
+            ns::WSSE,
+            ns::CIM_BINDING,
+            ns::EVENTING,
+            ns::XSI,
+            resource::CIM_SOFTWARE_IDENTITY,
+        ]
+        .iter()
+        .map(|uri| format!(r#"<c xmlns="{uri}"/>"#))
+        .collect();
+        let at_cap: String = (1..=MAX_NAMESPACES)
+            .map(|i| format!(r#"<c xmlns="urn:{i}"/>"#))
+            .collect();
+        assert!(parse_str(&format!("<r>{known}{at_cap}</r>")).is_ok());
+        assert!(matches!(
+            parse_str(&format!(r#"<r>{known}{at_cap}<c xmlns="urn:0"/></r>"#)),
             Err(Error::Malformed { .. })
         ));
         let same: String = (0..200).map(|_| r#"<c xmlns="urn:same"/>"#).collect();
@@ -913,10 +1047,33 @@ d"/>"#,
 
     #[test]
     fn ncname_rules() {
-        for good in ["a", "_a", "a-b.c", "CIM_SoftwareIdentity", "é"] {
+        for good in [
+            "a",
+            "_a",
+            "a-b.c",
+            "CIM_SoftwareIdentity",
+            "é",
+            "a\u{300}",
+            "a\u{B7}",
+            "a\u{203F}",
+            "\u{370}",
+        ] {
             assert!(is_ncname(good), "{good}");
         }
-        for bad in ["", "1a", "-a", "a:b", "a b", "a\"", "<"] {
+        // Combining marks, the middle dot and connectors may follow a name's start, not be it.
+        for bad in [
+            "",
+            "1a",
+            "-a",
+            ".a",
+            "a:b",
+            "a b",
+            "a\"",
+            "<",
+            "\u{300}a",
+            "\u{B7}a",
+            "\u{203F}a",
+        ] {
             assert!(!is_ncname(bad), "{bad}");
         }
     }

@@ -26,3 +26,35 @@ fn wsman_request_corpus() {
         wsman_request::run,
     );
 }
+
+/// The reply seeds must relate to the request the response fuzzer pretends to have sent: one
+/// that relates to another stops every parser at the `RelatesTo` check, and the fuzzer would
+/// spend its time there.
+#[test]
+fn wsman_response_seeds_are_read() {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/wsman_response");
+    let fuzz_id = amt_wsman::MessageId::new(amt_wsman::fuzzing::FUZZ_MESSAGE_ID).unwrap();
+    let mut seeds = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let bytes = std::fs::read(&path).unwrap();
+        let read = amt_wsman::fuzzing::response_to(&bytes, &fuzz_id);
+        // Identify checks no RelatesTo, so it alone reads a fault relating to anything.
+        if name.starts_with("seed-fault_") {
+            assert_eq!(
+                read, 10,
+                "{name}: every reply parser should read it; run fuzz/seeds/make_seeds.py"
+            );
+            seeds += 1;
+        } else if name.starts_with("seed-response_") {
+            assert!(
+                read >= 1,
+                "{name} is read by no reply parser; run fuzz/seeds/make_seeds.py"
+            );
+            seeds += 1;
+        }
+    }
+    assert!(seeds >= 30, "only {seeds} reply seeds");
+}

@@ -54,7 +54,7 @@ struct Args {
     user: String,
 
     /// Environment variable that holds the digest password (required: the program refuses to
-    /// start without it).
+    /// start without it, or with it empty).
     #[arg(long, default_value = "AMT_PASSWORD", value_name = "VAR")]
     password_env: String,
 
@@ -76,11 +76,13 @@ struct Args {
     no_lms: bool,
 
     /// A name (DNS name or IP) for the device certificates; repeatable. Default: localhost and
-    /// the device's listen IP, as Subject Alternative Names.
+    /// the device's listen IP (127.0.0.1 when listening on 0.0.0.0), as Subject Alternative
+    /// Names.
     #[arg(long = "cert-name", value_name = "NAME")]
     cert_names: Vec<String>,
 
-    /// Put the first --cert-name in the certificate's Common Name only, with no SAN.
+    /// Put the name in the certificate's Common Name only, with no SAN: the one --cert-name
+    /// (more are refused), or localhost without one.
     #[arg(long)]
     cn_only: bool,
 
@@ -141,7 +143,8 @@ struct Args {
     #[arg(long, default_value_t = 2000, value_name = "MS")]
     transition_ms: u64,
 
-    /// Fault: add this much latency to every authenticated request.
+    /// Fault: add this much latency to every authenticated request (on top of --fault, if
+    /// any).
     #[arg(long, value_name = "MS")]
     latency_ms: Option<u64>,
 
@@ -241,6 +244,13 @@ enum FaultOn {
 }
 
 fn device_config(args: &Args, password: String) -> Result<DeviceConfig, String> {
+    if args.cn_only && args.cert_names.len() > 1 {
+        return Err(format!(
+            "--cn-only puts one name in the certificate's Common Name, but {} --cert-name \
+             were given; give one, or drop --cn-only to have them all as SANs",
+            args.cert_names.len()
+        ));
+    }
     let mut config = DeviceConfig::new(password);
     config.username = args.user.clone();
     config.tls = tls_profile(args)?;
@@ -332,13 +342,23 @@ fn load_ca(args: &Args) -> Result<SimCa, String> {
 }
 
 async fn run(args: Args) -> Result<(), String> {
-    let password = std::env::var(&args.password_env).map_err(|_| {
-        format!(
+    let password = std::env::var(&args.password_env).map_err(|error| match error {
+        std::env::VarError::NotPresent => format!(
             "the password is read from the environment variable {}, which is not set; \
              set it (for example {}='P@ssw0rd') and start again",
             args.password_env, args.password_env
-        )
+        ),
+        std::env::VarError::NotUnicode(_) => format!(
+            "the environment variable {} does not hold UTF-8 text",
+            args.password_env
+        ),
     })?;
+    if password.is_empty() {
+        return Err(format!(
+            "the environment variable {} is empty; an empty password is refused",
+            args.password_env
+        ));
+    }
     if args.devices == 0 {
         return Err("--devices must be at least 1".to_owned());
     }

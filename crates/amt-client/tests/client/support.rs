@@ -119,7 +119,7 @@ pub(crate) fn answer(
 ) -> Response<Full<Bytes>> {
     let parsed = amt_wsman::device::parse_request(request, amt_wsman::Limits::default()).unwrap();
     let relates_to = relates_to
-        .map(amt_wsman::MessageId::new)
+        .map(|id| amt_wsman::MessageId::new(id).unwrap())
         .or(parsed.message_id);
     let body = amt_wsman::device::build_response(
         response,

@@ -128,7 +128,7 @@ impl TestClient {
         let response = sender
             .send_request(request)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| with_sources(&e))?;
         let (parts, body) = response.into_parts();
         let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
         Ok(Reply {
@@ -184,6 +184,18 @@ impl TestClient {
         let reply = self.post(call.build_request(&id)).await?;
         Ok((reply, id))
     }
+}
+
+/// `error` and its sources, so that a TLS alert under a connection error shows.
+fn with_sources(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&format!("{cause:?}"));
+        source = cause.source();
+    }
+    text
 }
 
 #[derive(Debug)]

@@ -3,9 +3,9 @@
 //! for values including XML-special characters.
 
 use amt_wsman::{
-    Attribute, Call, Element, EnumerationContext, Error, Fault, FaultCode, Identity, Limits,
-    MessageId, PowerCapabilities, PowerStatus, PullResponse, QualifiedName, Response, SelectorSet,
-    SoftwareIdentity, client, device, ns,
+    Attribute, Call, Element, EndpointReference, EnumerationContext, Error, Fault, FaultCode,
+    Identity, Limits, MessageId, PowerCapabilities, PowerStatus, PullResponse, QualifiedName,
+    Response, SelectorSet, SoftwareIdentity, client, device, ns,
 };
 use proptest::prelude::*;
 
@@ -31,12 +31,25 @@ fn message_id() -> impl Strategy<Value = MessageId> {
     prop_oneof![
         any::<[u8; 16]>().prop_map(MessageId::uuid_v4),
         any::<u64>().prop_map(MessageId::amt),
-        token().prop_map(MessageId::new),
+        token().prop_map(|t| MessageId::new(t).unwrap()),
     ]
 }
 
 fn selectors() -> impl Strategy<Value = SelectorSet> {
     prop::collection::vec((token(), text()), 0..4).prop_map(|pairs| pairs.into_iter().collect())
+}
+
+/// A reference as the device side reads it: URIs without surrounding whitespace.
+fn endpoint_reference() -> impl Strategy<Value = EndpointReference> {
+    (token(), prop::option::of(token()), selectors()).prop_map(
+        |(address, resource_uri, selectors)| {
+            let mut reference = EndpointReference::managed_system();
+            reference.address = address;
+            reference.resource_uri = resource_uri;
+            reference.selectors = selectors;
+            reference
+        },
+    )
 }
 
 fn namespace() -> impl Strategy<Value = String> {
@@ -103,7 +116,12 @@ fn call() -> impl Strategy<Value = Call> {
     let resource = || token().prop_map(|t| format!("urn:r:{t}"));
     prop_oneof![
         Just(Call::PowerState),
-        any::<u16>().prop_map(|power_state| Call::RequestPowerStateChange { power_state }),
+        (any::<u16>(), prop::option::of(endpoint_reference())).prop_map(
+            |(power_state, managed_element)| Call::RequestPowerStateChange {
+                power_state,
+                managed_element
+            }
+        ),
         Just(Call::AmtVersion),
         Just(Call::PowerCapabilities),
         Just(Call::OsPowerState),
@@ -113,10 +131,10 @@ fn call() -> impl Strategy<Value = Call> {
             selectors
         }),
         resource().prop_map(|resource_uri| Call::Enumerate { resource_uri }),
-        (resource(), token(), any::<u32>()).prop_map(|(resource_uri, context, max_elements)| {
+        (resource(), token(), 1..=u32::MAX).prop_map(|(resource_uri, context, max_elements)| {
             Call::Pull {
                 resource_uri,
-                context: EnumerationContext::new(context),
+                context: EnumerationContext::new(context).unwrap(),
                 max_elements,
             }
         }),
@@ -162,7 +180,7 @@ fn exchange() -> impl Strategy<Value = (Call, Response)> {
             }
         ),
         any::<u32>().prop_map(|return_value| (
-            Call::RequestPowerStateChange { power_state: 8 },
+            Call::request_power_state_change(8),
             Response::RequestPowerStateChange { return_value }
         )),
         software_identity().prop_map(|mut identity| {
@@ -217,7 +235,7 @@ fn exchange() -> impl Strategy<Value = (Call, Response)> {
             },
             Response::Enumerate {
                 resource_uri,
-                context: EnumerationContext::new(context)
+                context: EnumerationContext::new(context).unwrap()
             }
         )),
         (
@@ -232,14 +250,14 @@ fn exchange() -> impl Strategy<Value = (Call, Response)> {
                 (
                     Call::Pull {
                         resource_uri: resource_uri.clone(),
-                        context: EnumerationContext::new("c"),
+                        context: EnumerationContext::new("c").unwrap(),
                         max_elements: 10,
                     },
                     Response::Pull {
                         resource_uri,
                         page: PullResponse {
                             items,
-                            context: context.map(EnumerationContext::new),
+                            context: context.map(|c| EnumerationContext::new(c).unwrap()),
                             end_of_sequence,
                         },
                     },
@@ -289,6 +307,50 @@ fn fault() -> impl Strategy<Value = Fault> {
             reason,
             detail,
         })
+}
+
+/// The exceptions `Call`'s documentation lists: what the wire does not keep.
+#[test]
+fn calls_come_back_as_documented() {
+    let id = MessageId::new("uuid:1").unwrap();
+    let read = |call: &Call| {
+        device::parse_request(&call.build_request(&id), Limits::default())
+            .unwrap()
+            .call
+    };
+    let generic_power_state = Call::Get {
+        resource_uri: amt_wsman::resource::CIM_ASSOCIATED_POWER_MANAGEMENT_SERVICE.to_owned(),
+        selectors: SelectorSet::new(),
+    };
+    assert_eq!(read(&generic_power_state), Ok(Call::PowerState));
+    let padded = Call::Enumerate {
+        resource_uri: " urn:x\n".to_owned(),
+    };
+    assert_eq!(
+        read(&padded),
+        Ok(Call::Enumerate {
+            resource_uri: "urn:x".to_owned()
+        })
+    );
+    let odd_method = Call::Invoke {
+        resource_uri: "urn:x".to_owned(),
+        method: "not a name".to_owned(),
+        selectors: SelectorSet::new(),
+        input: Element::new("urn:x", "I"),
+    };
+    assert!(matches!(
+        read(&odd_method),
+        Err(Error::UnsupportedAction { .. })
+    ));
+    let pull_nothing = Call::Pull {
+        resource_uri: "urn:x".to_owned(),
+        context: EnumerationContext::new("c").unwrap(),
+        max_elements: 0,
+    };
+    assert!(matches!(
+        read(&pull_nothing),
+        Err(Error::InvalidValue { .. })
+    ));
 }
 
 proptest! {
