@@ -1306,6 +1306,8 @@ async fn a_power_change_refused_with_a_401_withdraws_its_send() {
             .await
             .expect_err("wrong password");
     }
+    // The injected latency waits on the device's clock; the lockout (5 s) outlasts it.
+    device.clock().advance(Duration::from_millis(1_500));
     assert_eq!(
         run.await.expect("task").unwrap_err().kind(),
         "credentials_invalid"
