@@ -2,7 +2,8 @@
 //! values with [`amt_digest::fuzzing::authorization`].
 //!
 //! Beyond not panicking: the verdict is deterministic, neither it nor its message carries the
-//! password, and an accepted header is refused as a replay when it comes again.
+//! password (unless the header itself does), and an accepted header is refused as a replay when
+//! it comes again.
 
 use amt_digest::fuzzing::{self, BODY, METHOD, NOW, PASSWORD, URI, USERNAME};
 use amt_digest::{Credentials, Rejection, Request, SecretString};
@@ -25,8 +26,10 @@ pub fn run(data: &[u8]) {
         Ok(verified) => format!("{verified:?}"),
         Err(rejection) => format!("{rejection:?} {rejection}"),
     };
+    // A refusal may quote what the header said (its scheme, say); only a header that holds the
+    // password itself can make it appear there.
     assert!(
-        !shown.contains(PASSWORD),
+        !shown.contains(PASSWORD) || input.contains(PASSWORD),
         "a verdict must not carry the password: {shown}"
     );
 
