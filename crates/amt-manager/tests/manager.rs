@@ -107,6 +107,28 @@ impl Lab {
     }
 }
 
+/// Registers `device` in `manager` as the managed workstation `ws-1` of a deployment `lab` that
+/// trusts `ca`, with validated credentials.
+async fn register_managed_ws1(manager: &Manager, ca: &SimCa, device: &amt_sim::SimDevice) {
+    manager
+        .add_deployment("lab", ca.cert_pem())
+        .expect("deployment");
+    manager
+        .add_workstation(
+            "lab",
+            "ws-1",
+            "127.0.0.1",
+            Some(device.addr().port()),
+            false,
+        )
+        .expect("ws");
+    manager
+        .set_credentials("ws-1", "admin", SecretString::from(PASSWORD))
+        .await
+        .expect("credentials");
+    manager.set_managed("ws-1", true).expect("managed");
+}
+
 /// A workstation on 127.0.0.1:`port` reached without the inventory.
 fn direct_to(port: u16, ca: &SimCa, allow_legacy_tls: bool) -> DirectTarget {
     DirectTarget {
@@ -532,23 +554,7 @@ async fn the_cooldown_survives_reopening_the_inventory() {
             .options(options())
             .build()
             .expect("manager");
-        manager
-            .add_deployment("lab", ca.cert_pem())
-            .expect("deployment");
-        manager
-            .add_workstation(
-                "lab",
-                "ws-1",
-                "127.0.0.1",
-                Some(device.addr().port()),
-                false,
-            )
-            .expect("ws");
-        manager
-            .set_credentials("ws-1", "admin", SecretString::from(PASSWORD))
-            .await
-            .expect("credentials");
-        manager.set_managed("ws-1", true).expect("managed");
+        register_managed_ws1(&manager, &ca, &device).await;
         manager
             .run("ws-1", PowerOperation::Reset)
             .await

@@ -9,9 +9,8 @@ use amt_manager::store::{ClaimOutcome, PowerClaim};
 use amt_manager::{Manager, ManagerOptions, ManualClock, SqliteStore};
 use amt_power::PowerOperation;
 use amt_sim::{Fault, FaultRule, SimCa, SimDevice};
-use secrecy::SecretString;
 
-use super::{PASSWORD, assert_error, device_config, options, stalling_options, wait_until};
+use super::{assert_error, device_config, options, stalling_options, wait_until};
 
 const IN_PROGRESS: &str = "Another power operation on this workstation is in progress";
 
@@ -42,23 +41,7 @@ async fn shared_inventory(
         .await
         .expect("device");
     let first = open(dir.path(), &clock, first_options);
-    first
-        .add_deployment("lab", ca.cert_pem())
-        .expect("deployment");
-    first
-        .add_workstation(
-            "lab",
-            "ws-1",
-            "127.0.0.1",
-            Some(device.addr().port()),
-            false,
-        )
-        .expect("ws");
-    first
-        .set_credentials("ws-1", "admin", SecretString::from(PASSWORD))
-        .await
-        .expect("credentials");
-    first.set_managed("ws-1", true).expect("managed");
+    super::register_managed_ws1(&first, &ca, &device).await;
     let mut no_confirmation = options();
     no_confirmation.confirmation = None;
     let second = open(dir.path(), &clock, no_confirmation);
